@@ -1,0 +1,110 @@
+"""Checks on the response body: JSON subset, RFC 7643/7644 message schema, scimType."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conformance import rfc
+from conformance.checks.registry import CheckFailed, check
+from conformance.exchange import NOT_JSON, Exchange
+
+RFC_SCHEMAS = [
+    "BulkResponse", "EnterpriseUser", "Error", "Group", "ListResponse", "PatchOp",
+    "ResourceType", "Schema", "ServiceProviderConfig", "User",
+]
+
+
+def _body(exchange: Exchange) -> Any:
+    """The JSON body, or a CheckFailed that says what came instead (HTML, empty, garbage)."""
+    received = exchange.received
+    assert received is not None
+    if received.json is NOT_JSON:
+        if not received.text.strip():
+            raise CheckFailed(f"expected a JSON body, got an empty body (status {received.status})")
+        kind = received.media_type or "no Content-Type"
+        snippet = " ".join(received.text.split())[:120]
+        raise CheckFailed(f"expected a JSON body, got {kind}: {snippet!r}")
+    return received.json
+
+
+def _same_scalar(expected: Any, actual: Any) -> bool:
+    # Strict on type: 0 is not "0", and True is not 1 (Python's == says it is).
+    return (type(expected) is type(actual) and expected == actual) or (
+        isinstance(expected, int | float)
+        and isinstance(actual, int | float)
+        and not isinstance(expected, bool)
+        and not isinstance(actual, bool)
+        and expected == actual
+    )
+
+
+def _mismatch(expected: Any, actual: Any, where: str) -> str | None:
+    """First place where `expected` is not contained in `actual`, as a message, or None."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return f"{where}: expected an object, got {json.dumps(actual)[:80]}"
+        for key, want in expected.items():
+            if key not in actual:
+                return f"{where}.{key}: missing (expected {json.dumps(want)[:80]})"
+            problem = _mismatch(want, actual[key], f"{where}.{key}")
+            if problem:
+                return problem
+        return None
+    if isinstance(expected, list):
+        if not isinstance(actual, list):
+            return f"{where}: expected an array, got {json.dumps(actual)[:80]}"
+        # Multi-valued SCIM attributes have no defined order: every expected item must match
+        # some actual item.
+        for i, want in enumerate(expected):
+            if not any(_mismatch(want, item, "") is None for item in actual):
+                return f"{where}[{i}]: no item matches {json.dumps(want)[:80]}"
+        return None
+    if not _same_scalar(expected, actual):
+        return f"{where}: expected {json.dumps(expected)}, got {json.dumps(actual)[:80]}"
+    return None
+
+
+@check("json", {"type": "object"})
+def json_subset(expected: Any, exchange: Exchange) -> None:
+    """The JSON body contains these keys and values (nested objects and array items too)."""
+    actual = _body(exchange)
+    problem = _mismatch(expected, actual, "$")
+    if problem:
+        raise CheckFailed(f"body does not match: {problem}", expected=expected, actual=actual)
+
+
+@check("schema", {"enum": RFC_SCHEMAS})
+def schema(expected: Any, exchange: Exchange) -> None:
+    """The JSON body is a valid RFC 7643/7644 message of this kind (User, ListResponse, ...)."""
+    actual = _body(exchange)
+    problems = rfc.validate(expected, actual)
+    if problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise CheckFailed(
+            f"body is not a valid {expected}: {problems[0]}{more}",
+            expected=f"RFC {expected} schema",
+            actual=problems,
+        )
+
+
+@check("scimType", {"type": "string"})
+def scim_type(expected: Any, exchange: Exchange) -> None:
+    """The SCIM Error body has this scimType (uniqueness, invalidFilter, ...; RFC 7644 §3.12)."""
+    actual = _body(exchange)
+    found = actual.get("scimType") if isinstance(actual, dict) else None
+    if found != expected:
+        raise CheckFailed(
+            f"expected scimType {expected!r}, got {found!r}", expected=expected, actual=found
+        )
+
+
+@check("empty_body", {"type": "boolean"})
+def empty_body(expected: Any, exchange: Exchange) -> None:
+    """true: the body is empty (e.g. 204); false: the body is not empty."""
+    assert exchange.received is not None
+    text = exchange.received.text.strip()
+    if expected and text:
+        raise CheckFailed(f"expected an empty body, got {text[:80]!r}")
+    if not expected and not text:
+        raise CheckFailed("expected a body, got an empty one")

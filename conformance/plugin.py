@@ -1,0 +1,287 @@
+"""The pytest plugin: collects `*.scenario.yaml` files as one item per scenario x IdP.
+
+It knows nothing of HTTP: it parses options, loads files, turns tags, levels and IdPs into
+markers and Allure labels at collection, and hands each item to the runner. Failures render
+as the runner's one-screen report, never as a Python traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.errors import HarnessError, ScenarioFileError, TargetDeviation
+from conformance.fakedata import RunData, new_run_id
+from conformance.profiles import (
+    IdpProfile,
+    TargetProfile,
+    find_profiles_dir,
+    load_idp_profiles,
+    resolve_target,
+    with_base_url,
+)
+from conformance.redact import redactor
+from conformance.report import AllureReporter
+from conformance.runner import Runner
+from conformance.scenario.loader import SCENARIO_SUFFIX, load_scenario
+from conformance.scenario.model import Scenario
+from conformance.transport import Transport
+
+__all__ = ["ScenarioFile", "ScenarioItem"]
+
+SEVERITY = {"must": "critical", "should": "normal", "may": "minor"}
+RUN_ID_ENV = "SCIM_CONFORMANCE_RUN_ID"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("scim-conformance", "SCIM conformance scenarios")
+    group.addoption("--scim-target", metavar="URL|PROFILE",
+                    help="SCIM server to test: a base URL (https://host/scim/v2), a target profile "
+                         "name from profiles/targets/, a profile file, or 'embedded' to start the "
+                         "embedded scim2-server on 127.0.0.1. The token comes from $SCIM_TOKEN or the "
+                         "variable the profile names.")
+    group.addoption("--idp", action="append", default=[], metavar="ID",
+                    help="Replay only as these IdP profiles (repeatable or comma-separated; "
+                         "default: every IdP a scenario lists).")
+    group.addoption("--scim-profiles", metavar="DIR",
+                    help="Folder holding idp/ and targets/ profiles (default: the nearest profiles/).")
+    group.addoption("--scim-run-id", metavar="ID",
+                    help=f"Run id put into generated names (default: ${RUN_ID_ENV} or random).")
+
+
+@dataclass
+class Session:
+    """State shared by all items of one pytest session (one xdist worker)."""
+
+    config: pytest.Config
+    profiles_dir: Path | None
+    target: TargetProfile | None
+    idp_filter: set[str]
+    run_data: RunData
+    _idps: dict[str, IdpProfile] | None = None
+    _transport: Transport | None = None
+    _server: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def idps(self) -> dict[str, IdpProfile]:
+        if self._idps is None:
+            if self.profiles_dir is None:
+                raise HarnessError("no profiles folder found; pass --scim-profiles DIR")
+            self._idps = load_idp_profiles(self.profiles_dir)
+        return self._idps
+
+    def transport(self) -> Transport:
+        """The target's transport; starts the embedded server on first use."""
+        with self._lock:
+            if self._transport is not None:
+                return self._transport
+            if self.target is None:
+                raise HarnessError("no target: pass --scim-target URL|PROFILE|embedded")
+            target = self.target
+            token = target.token()
+            if target.embedded:
+                from conformance.embedded import start_embedded
+
+                # The embedded server always checks a token, so auth is exercised too.
+                token = token or secrets.token_urlsafe(24)
+                redactor.add_secret(token)
+                self._server = start_embedded(token)
+                target = with_base_url(target, self._server.base_url)
+                self.target = target
+            self._transport = Transport(target, token)
+            return self._transport
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+        if self._server is not None:
+            from conformance.embedded import stop_embedded
+
+            stop_embedded(self._server)
+            self._server = None
+
+
+_SESSION = pytest.StashKey[Session]()
+
+
+def _session(config: pytest.Config) -> Session:
+    return config.stash[_SESSION]
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in (
+        ("scim_scenario", "a SCIM conformance scenario item"),
+        ("must", "scenario level must"), ("should", "scenario level should"), ("may", "scenario level may"),
+        # allure-pytest registers these only when --alluredir is given; we set them always.
+        ("allure_label", "allure label"), ("allure_display_name", "allure display name"),
+        ("allure_link", "allure link"),
+    ):
+        config.addinivalue_line("markers", f"{name}: {text}")
+    option = config.getoption
+    profiles_dir: Path | None
+    if option("scim_profiles"):
+        profiles_dir = Path(option("scim_profiles"))
+        if not (profiles_dir / "idp").is_dir():
+            raise pytest.UsageError(f"--scim-profiles {profiles_dir}: no idp/ folder in it")
+    else:
+        try:
+            profiles_dir = find_profiles_dir(config.rootpath)
+        except HarnessError:
+            profiles_dir = None
+    target = None
+    if option("scim_target"):
+        try:
+            target = resolve_target(option("scim_target"), profiles_dir)
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        redactor.add_secret(target.token())
+    run_id = option("scim_run_id") or os.environ.get(RUN_ID_ENV) or new_run_id()
+    os.environ.setdefault(RUN_ID_ENV, run_id)  # xdist workers inherit the controller's run id
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    idp_filter = {i.strip() for value in option("idp") for i in value.split(",") if i.strip()}
+    config.stash[_SESSION] = Session(
+        config=config,
+        profiles_dir=profiles_dir,
+        target=target,
+        idp_filter=idp_filter,
+        run_data=RunData(run_id, email_domain=target.email_domain if target else "example.com",
+                         worker=worker.removeprefix("gw")),
+    )
+    # CI cancels jobs with SIGTERM: turn it into KeyboardInterrupt so cleanup still runs.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_SESSION, None)
+    if session is not None:
+        session.close()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    session = config.stash.get(_SESSION, None)
+    if session is None or session.target is None:
+        return []
+    target = session.target
+    where = "embedded scim2-server on 127.0.0.1" if target.embedded else redactor.text(target.base_url or "")
+    return [f"scim-conformance: target {where} (profile {target.id}), run id {session.run_data.run_id}"]
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.name.endswith(SCENARIO_SUFFIX):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    session = _session(config)
+    if session.target is None and any(isinstance(i, ScenarioItem) for i in items):
+        raise pytest.UsageError(
+            "scenario files were collected but no target was given: "
+            "pass --scim-target URL, a target profile name, or 'embedded'"
+        )
+    if session.idp_filter and session.profiles_dir:
+        known = set(session.idps())
+        unknown = session.idp_filter - known
+        if unknown:
+            raise pytest.UsageError(
+                f"--idp {', '.join(sorted(unknown))}: no such IdP profile (known: {', '.join(sorted(known))})"
+            )
+
+
+def _marker_name(text: str) -> str:
+    return text.replace("-", "_")
+
+
+class ScenarioFile(pytest.File):
+    """One `*.scenario.yaml` file."""
+
+    def collect(self) -> list[pytest.Item]:
+        session = _session(self.config)
+        scenario = load_scenario(self.path, session.idps())
+        items: list[pytest.Item] = []
+        for idp_id in scenario.idps:
+            if session.idp_filter and idp_id not in session.idp_filter:
+                continue
+            item = ScenarioItem.from_parent(self, name=f"{scenario.id}[{idp_id}]",
+                                            scenario=scenario, idp_id=idp_id)
+            _mark(item, scenario, idp_id, session)
+            items.append(item)
+        return items
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, HarnessError):
+            return str(excinfo.value)
+        return redactor.text(str(super().repr_failure(excinfo)))
+
+
+def _mark(item: pytest.Item, scenario: Scenario, idp_id: str, session: Session) -> None:
+    """Markers and Allure labels, set at collection so -m and --allure-* filters see them."""
+    config = item.config
+    for tag in scenario.tags:
+        config.addinivalue_line("markers", f"{tag}: scenario tag")
+        item.add_marker(tag)
+    idp_marker = _marker_name(idp_id)
+    config.addinivalue_line("markers", f"{idp_marker}: replayed as IdP {idp_id}")
+    item.add_marker(idp_marker)
+    item.add_marker(scenario.level)
+    item.add_marker("scim_scenario")
+    idp = session.idps()[idp_id]
+    item.add_marker(pytest.mark.allure_label(idp.name, label_type="epic"))
+    item.add_marker(pytest.mark.allure_label(scenario.family, label_type="feature"))
+    item.add_marker(pytest.mark.allure_label(scenario.title, label_type="story"))
+    item.add_marker(pytest.mark.allure_label(SEVERITY[scenario.level], label_type="severity"))
+    item.add_marker(pytest.mark.allure_label(f"{scenario.id}[{idp_id}]", label_type="as_id"))
+    for tag in scenario.tags:
+        item.add_marker(pytest.mark.allure_label(tag, label_type="tag"))
+    item.add_marker(pytest.mark.allure_display_name(f"{scenario.title} [{idp.name}]"))
+    if session.target is not None:
+        missing = session.target.lacks(scenario.requires)
+        if missing:
+            item.add_marker(pytest.mark.skip(
+                reason=f"target {session.target.id!r} lacks {', '.join(missing)} (scenario requires it)"))
+
+
+class ScenarioItem(pytest.Item):
+    """One scenario replayed as one IdP."""
+
+    def __init__(self, *, scenario: Scenario, idp_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.idp_id = idp_id
+
+    def runtest(self) -> None:
+        session = _session(self.config)
+        transport = session.transport()
+        assert session.target is not None
+        runner = Runner(
+            transport=transport,
+            target=session.target,
+            idp=session.idps()[self.idp_id],
+            data=session.run_data,
+            redactor=redactor,
+            reporter=AllureReporter(redactor),
+        )
+        runner.run(self.scenario)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        error = excinfo.value
+        if isinstance(error, TargetDeviation):
+            return error.report
+        if isinstance(error, ScenarioFileError | HarnessError):
+            return f"harness or scenario error: {error}"
+        return redactor.text(str(super().repr_failure(excinfo)))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.scenario.line - 1, f"{self.scenario.id}[{self.idp_id}]"

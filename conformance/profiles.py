@@ -1,0 +1,229 @@
+"""IdP profiles (how a client talks) and target profiles (where it talks to, with what rights).
+
+An `IdpProfile` holds what an identity provider does the same way in every scenario: the
+headers it sends and named request templates (body shapes, PATCH style). A `TargetProfile`
+holds the base URL, auth, TLS, timeouts and capabilities of a SCIM server. Tokens never live
+in files: a profile names the environment variable that holds one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from conformance.errors import HarnessError, Problem, ScenarioFileError
+from conformance.scenario.model import Request
+from conformance.scenario.validation import schema_problems
+from conformance.scenario.yamlsrc import YamlDocument, load_yaml
+from conformance.templating import TemplateError, referenced_names
+
+__all__ = [
+    "CAPABILITIES",
+    "DEFAULT_CAPABILITIES",
+    "IdpProfile",
+    "TargetProfile",
+    "find_profiles_dir",
+    "load_idp_profiles",
+    "request_from_mapping",
+    "resolve_target",
+]
+
+CAPABILITIES = (
+    "users", "groups", "patch", "etag", "sort", "bulk", "filter", "delete_users",
+    "delete_groups", "enterprise_user", "links_by_email", "change_password",
+)
+# What a bare URL target is assumed to support: the core every IdP needs. Anything optional
+# (etag, sort, bulk, ...) must be declared in a target profile.
+DEFAULT_CAPABILITIES = frozenset(
+    {"users", "groups", "patch", "filter", "delete_users", "delete_groups", "enterprise_user"}
+)
+
+
+@dataclass(frozen=True)
+class IdpProfile:
+    """How one identity provider talks to every SCIM server."""
+
+    id: str
+    name: str
+    path: Path
+    headers: dict[str, str]
+    body_headers: dict[str, str]
+    requests: dict[str, Request]
+    request_lines: dict[str, int]
+    request_names: dict[str, set[str]]  # template names each request template needs in scope
+    description: str = ""
+    refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TargetProfile:
+    """A SCIM server under test."""
+
+    id: str
+    base_url: str | None
+    token_env: str = "SCIM_TOKEN"
+    auth_type: str = "bearer"
+    verify_tls: bool | str = True
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    capabilities: frozenset[str] = DEFAULT_CAPABILITIES
+    email_domain: str = "example.com"
+    embedded: bool = False
+    name: str = ""
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def token(self) -> str | None:
+        """The bearer token from the environment, or None when auth is off or it is unset."""
+        if self.auth_type == "none":
+            return None
+        return os.environ.get(self.token_env) or None
+
+    def lacks(self, required: tuple[str, ...]) -> list[str]:
+        return [c for c in required if c not in self.capabilities]
+
+
+def request_from_mapping(data: dict[str, Any]) -> Request:
+    return Request(
+        idp=data.get("idp"),
+        method=data.get("method"),
+        path=data.get("path"),
+        query=data.get("query"),
+        headers=data.get("headers"),
+        body=data.get("body"),
+        has_body="body" in data,
+        auth=data.get("auth", "default"),
+    )
+
+
+def find_profiles_dir(start: Path | None = None) -> Path:
+    """`profiles/` in `start` or its nearest ancestor that has one, else the shipped profiles."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "profiles"
+        if (candidate / "idp").is_dir():
+            return candidate
+    shipped = Path(__file__).resolve().parent.parent / "profiles"
+    if (shipped / "idp").is_dir():
+        return shipped
+    raise HarnessError(f"no profiles/idp folder found from {here}; pass --scim-profiles DIR")
+
+
+def _load_idp(path: Path) -> IdpProfile:
+    document = load_yaml(path)
+    problems = schema_problems(document, "idp")
+    if problems:
+        raise ScenarioFileError(problems)
+    data = document.data
+    if data["id"] != path.name.removesuffix(".yaml"):
+        raise ScenarioFileError(
+            [document.source.problem(("id",), f"id {data['id']!r} must match the file name {path.name!r}")]
+        )
+    requests, lines, names = {}, {}, {}
+    for key, value in data["requests"].items():
+        pointer = ("requests", key)
+        try:
+            needed, _ = referenced_names(value)
+        except TemplateError as exc:
+            problems.append(document.source.problem(pointer, str(exc)))
+            continue
+        requests[key] = request_from_mapping(value)
+        lines[key] = document.source.line_of(pointer)
+        names[key] = needed
+    if problems:
+        raise ScenarioFileError(problems)
+    return IdpProfile(
+        id=data["id"],
+        name=data["name"],
+        path=path,
+        headers=dict(data["headers"]),
+        body_headers=dict(data.get("body_headers", {})),
+        requests=requests,
+        request_lines=lines,
+        request_names=names,
+        description=data.get("description", ""),
+        refs=tuple(data.get("refs", ())),
+    )
+
+
+def load_idp_profiles(profiles_dir: Path) -> dict[str, IdpProfile]:
+    """Every IdP profile in `profiles_dir/idp`, by id; all file problems are raised at once."""
+    profiles: dict[str, IdpProfile] = {}
+    problems: list[Problem] = []
+    for path in sorted((profiles_dir / "idp").glob("*.yaml")):
+        try:
+            profile = _load_idp(path)
+        except ScenarioFileError as exc:
+            problems.extend(exc.problems)
+            continue
+        profiles[profile.id] = profile
+    if problems:
+        raise ScenarioFileError(problems)
+    return profiles
+
+
+def _target_from_document(document: YamlDocument) -> TargetProfile:
+    data = document.data
+    auth = data.get("auth", {})
+    if isinstance(auth, dict) and "token" in auth:
+        raise ScenarioFileError(
+            [document.source.problem(("auth", "token"), "tokens are never stored in files: "
+                                     "name an environment variable with auth.token_env")]
+        )
+    problems = schema_problems(document, "target")
+    if problems:
+        raise ScenarioFileError(problems)
+    if not data.get("embedded") and not data.get("base_url"):
+        raise ScenarioFileError([document.source.problem((), "a target needs base_url (or embedded: true)")])
+    tls = data.get("tls", {})
+    timeouts = data.get("timeouts", {})
+    capabilities = set(DEFAULT_CAPABILITIES)
+    for name, enabled in data.get("capabilities", {}).items():
+        (capabilities.add if enabled else capabilities.discard)(name)
+    return TargetProfile(
+        id=data["id"],
+        name=data.get("name", data["id"]),
+        base_url=data.get("base_url"),
+        token_env=auth.get("token_env", "SCIM_TOKEN"),
+        auth_type=auth.get("type", "bearer"),
+        verify_tls=tls.get("ca_bundle") or tls.get("verify", True),
+        connect_timeout=float(timeouts.get("connect", 10.0)),
+        read_timeout=float(timeouts.get("read", 30.0)),
+        capabilities=frozenset(capabilities),
+        email_domain=data.get("email_domain", "example.com"),
+        embedded=bool(data.get("embedded", False)),
+        path=document.source.path,
+    )
+
+
+def load_target_profile(path: Path) -> TargetProfile:
+    return _target_from_document(load_yaml(path))
+
+
+def resolve_target(spec: str, profiles_dir: Path | None) -> TargetProfile:
+    """A target from the command line: a URL, a profile file, or a profile name."""
+    if spec.startswith(("http://", "https://")):
+        parts = urlsplit(spec)
+        if not parts.hostname:
+            raise HarnessError(f"--scim-target {spec!r} is not a URL with a host")
+        return TargetProfile(id="url", name=spec, base_url=spec)
+    candidate = Path(spec)
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        return load_target_profile(candidate)
+    if profiles_dir is not None:
+        named = profiles_dir / "targets" / f"{spec}.yaml"
+        if named.is_file():
+            return load_target_profile(named)
+    known = sorted(p.stem for p in (profiles_dir / "targets").glob("*.yaml")) if profiles_dir else []
+    raise HarnessError(
+        f"--scim-target {spec!r} is neither a URL, a profile file, nor a profile name"
+        + (f" (known profiles: {', '.join(known)})" if known else "")
+    )
+
+
+def with_base_url(target: TargetProfile, base_url: str) -> TargetProfile:
+    """The same target, pointed at a concrete URL (used once the embedded server is up)."""
+    return replace(target, base_url=base_url)

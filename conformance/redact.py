@@ -1,0 +1,88 @@
+"""The one place that removes secrets from everything that leaves the process.
+
+Three layers, applied in this order: sensitive headers by name, sensitive body keys by name
+(SCIM puts passwords in bodies), then every known secret value wherever it still appears in
+text (a token echoed in an error body, a URL, a traceback). Reports, logs, failure messages,
+Allure attachments and curl lines all pass through `Redactor`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["MASK", "Redactor", "redactor"]
+
+MASK = "[REDACTED]"
+SENSITIVE_HEADERS = frozenset({
+    "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key",
+    "x-auth-token", "x-access-token",
+})
+_SENSITIVE_KEY = re.compile(r"password|secret|token|api[_-]?key|credential", re.IGNORECASE)
+# Anything that looks like a credential after an auth scheme, even if we never saw its value.
+_AUTH_VALUE = re.compile(r"\b(Bearer|Basic|Token|SSWS)\s+[A-Za-z0-9._~+/=:-]{4,}", re.IGNORECASE)
+
+
+class Redactor:
+    """Knows the secret values of this process and removes them from anything."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._secrets: set[str] = set()
+        for secret in secrets:
+            self.add_secret(secret)
+
+    def add_secret(self, value: str | None) -> None:
+        # Very short values would mask ordinary text everywhere; such a token is its own problem.
+        if value and len(value) >= 4:
+            with self._lock:
+                self._secrets.add(value)
+
+    def text(self, text: str) -> str:
+        """`text` with every known secret value and every `Bearer <credential>` masked."""
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)
+        for secret in secrets:
+            text = text.replace(secret, MASK)
+        return _AUTH_VALUE.sub(lambda m: f"{m.group(1)} {MASK}", text)
+
+    def header(self, name: str, value: str) -> str:
+        if name.lower() in SENSITIVE_HEADERS:
+            scheme = value.split(" ", 1)[0] if " " in value else ""
+            return f"{scheme} {MASK}".strip()
+        return self.text(value)
+
+    def headers(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(name, self.header(name, value)) for name, value in headers]
+
+    def data(self, value: Any) -> Any:
+        """A copy of JSON-like data with sensitive keys masked and secret values removed."""
+        if isinstance(value, dict):
+            return {
+                k: (MASK if isinstance(k, str) and _SENSITIVE_KEY.search(k) and v not in (None, "")
+                    else self.data(v))
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.data(item) for item in value]
+        if isinstance(value, str):
+            return self.text(value)
+        return value
+
+    def body(self, raw: bytes | str | None) -> str:
+        """A body for display: JSON pretty-printed with keys masked, other text scrubbed."""
+        if raw is None:
+            return ""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return self.text(text)
+        return json.dumps(self.data(parsed), indent=2, ensure_ascii=False)
+
+
+# The process-wide redactor: the plugin and the CLI register the target's token here.
+redactor = Redactor()

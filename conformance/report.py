@@ -1,0 +1,57 @@
+"""Allure output: each scenario step an Allure step, with the redacted exchange attached.
+
+`AllureReporter` implements the runner's `Reporter`. `allure.step` and `allure.attach` are
+no-ops when no Allure listener is active, so the runner works the same without `--alluredir`.
+Everything attached has been through the redactor: allure-results is written to disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+import allure
+
+from conformance.exchange import Exchange
+from conformance.redact import Redactor
+from conformance.reproduce import format_received, format_sent
+
+__all__ = ["AllureReporter"]
+
+
+class AllureReporter:
+    """Records steps, exchanges and failures into the current Allure test."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+
+    def step(self, title: str) -> contextlib.AbstractContextManager[Any]:
+        return allure.step(self.redactor.text(title))
+
+    def exchange(self, exchange: Exchange, curl: str) -> None:
+        sent = exchange.sent
+        allure.attach(format_sent(sent, self.redactor), name=f"request: {sent.method} {_path(sent.url)}",
+                      attachment_type=allure.attachment_type.TEXT)
+        if exchange.received is not None:
+            allure.attach(format_received(exchange.received, self.redactor),
+                          name=f"response: {exchange.received.status}",
+                          attachment_type=allure.attachment_type.TEXT)
+        else:
+            allure.attach(self.redactor.text(exchange.error or "no response"), name="response: none",
+                          attachment_type=allure.attachment_type.TEXT)
+        allure.attach(curl, name="curl", attachment_type=allure.attachment_type.TEXT)
+
+    def failure(self, title: str, report: str, expected: Any, actual: Any) -> None:
+        allure.attach(report, name="failure", attachment_type=allure.attachment_type.TEXT)
+        if expected:
+            comparison = {"expected": self.redactor.data(expected), "actual": self.redactor.data(actual)}
+            allure.attach(json.dumps(comparison, indent=2, ensure_ascii=False, default=str),
+                          name="expected vs actual", attachment_type=allure.attachment_type.JSON)
+
+
+def _path(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")

@@ -1,0 +1,59 @@
+"""Human-readable, redacted renderings of an exchange: request/response text and a curl line."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from conformance.exchange import Exchange, Received, Sent
+from conformance.redact import Redactor
+from conformance.transport import INVALID_TOKEN
+
+__all__ = ["curl_line", "format_received", "format_sent"]
+
+MAX_BODY_CHARS = 4000
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_BODY_CHARS:
+        return text
+    return text[:MAX_BODY_CHARS] + f"\n... ({len(text) - MAX_BODY_CHARS} more characters)"
+
+
+def format_sent(sent: Sent, redactor: Redactor) -> str:
+    lines = [f"{sent.method} {redactor.text(sent.url)}"]
+    lines += [f"{name}: {value}" for name, value in redactor.headers(sent.headers)]
+    if sent.body:
+        lines += ["", _clip(redactor.body(sent.body))]
+    return "\n".join(lines)
+
+
+def format_received(received: Received, redactor: Redactor) -> str:
+    lines = [f"HTTP {received.status} {received.reason} ({received.elapsed_ms:.0f} ms)"]
+    lines += [f"{name}: {value}" for name, value in redactor.headers(received.headers)]
+    if received.text:
+        lines += ["", _clip(redactor.body(received.text))]
+    return "\n".join(lines)
+
+
+def curl_line(exchange: Exchange, redactor: Redactor, token_env: str = "SCIM_TOKEN") -> str:
+    """One shell line that repeats the request; the token is `$<token_env>`, never its value."""
+    sent = exchange.sent
+    parts = ["curl", "-sS", "-i", "-X", sent.method, shlex.quote(redactor.text(sent.url))]
+    for name, value in sent.headers:
+        if name.lower() == "authorization":
+            scheme = value.split(" ", 1)[0]
+            if value == f"{scheme} {INVALID_TOKEN}":
+                parts += ["-H", shlex.quote(f"{name}: {value}")]
+            else:
+                # Double quotes so the shell expands the variable; the value never appears.
+                parts += ["-H", f'"{name}: {scheme} ${token_env}"']
+            continue
+        parts += ["-H", shlex.quote(f"{name}: {redactor.header(name, value)}")]
+    if sent.body:
+        try:
+            compact = json.dumps(redactor.data(json.loads(sent.body)), ensure_ascii=False)
+        except ValueError:
+            compact = redactor.text(sent.body.decode("utf-8", "replace"))
+        parts += ["--data-raw", shlex.quote(compact)]
+    return " ".join(parts)

@@ -1,0 +1,269 @@
+"""Executes a scenario for one IdP: render -> send -> check -> capture, then cleanup.
+
+The runner knows nothing of pytest. It reports through a `Reporter` (Allure in practice) and
+signals a target's deviation with `TargetDeviation` (an AssertionError) and a problem of the
+harness or the files with `HarnessError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from conformance.checks import CHECKS, CheckFailed
+from conformance.errors import HarnessError, TargetDeviation, TargetUnreachable
+from conformance.exchange import Exchange
+from conformance.fakedata import RunData
+from conformance.ledger import Ledger, LedgerEntry
+from conformance.profiles import IdpProfile, TargetProfile
+from conformance.redact import Redactor
+from conformance.reproduce import curl_line, format_received, format_sent
+from conformance.scenario.model import Request, Scenario, Step
+from conformance.templating import TemplateError, render
+from conformance.transport import Transport
+
+__all__ = ["NullReporter", "Reporter", "Runner", "StepFailure"]
+
+
+class Reporter(Protocol):
+    """Receives what happens during a run (Allure implements it; tests may record it)."""
+
+    def step(self, title: str) -> contextlib.AbstractContextManager[Any]: ...
+    def exchange(self, exchange: Exchange, curl: str) -> None: ...
+    def failure(self, title: str, report: str, expected: Any, actual: Any) -> None: ...
+
+
+class NullReporter:
+    def step(self, title: str) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.nullcontext()
+
+    def exchange(self, exchange: Exchange, curl: str) -> None:
+        return None
+
+    def failure(self, title: str, report: str, expected: Any, actual: Any) -> None:
+        return None
+
+
+@dataclass
+class StepFailure:
+    """The facts of one failed step, rendered into the one-screen failure report."""
+
+    scenario: Scenario
+    idp: IdpProfile
+    step: Step
+    number: int
+    reasons: list[str]
+    exchange: Exchange | None
+    expected: dict[str, Any] = field(default_factory=dict)
+    actual: Any = None
+
+
+class Runner:
+    """Runs scenarios against one target as one IdP."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        target: TargetProfile,
+        idp: IdpProfile,
+        data: RunData,
+        redactor: Redactor,
+        reporter: Reporter | None = None,
+    ) -> None:
+        self.transport = transport
+        self.target = target
+        self.idp = idp
+        self.data = data
+        self.redactor = redactor
+        self.reporter = reporter or NullReporter()
+
+    # --- scope ------------------------------------------------------------------------------
+
+    def _initial_scope(self, scenario: Scenario) -> dict[str, Any]:
+        scope: dict[str, Any] = {
+            "run_id": self.data.run_id,
+            "fake": self.data,
+            "idp": {"id": self.idp.id, "name": self.idp.name},
+            "target": {"base_url": self.target.base_url, "capabilities": sorted(self.target.capabilities)},
+        }
+        for name, value in scenario.vars.items():
+            scope[name] = self._render(value, scope, f"{scenario.path}:{scenario.line}: vars.{name}")
+        return scope
+
+    def _render(self, value: Any, scope: dict[str, Any], where: str) -> Any:
+        try:
+            return render(value, scope)
+        except TemplateError as exc:
+            # Names were checked at load time; what is left is a value of the wrong shape.
+            raise HarnessError(f"{where}: {exc}") from None
+
+    def _resolve(self, request: Request) -> Request:
+        """Merge the IdP profile's request template under the step's own keys."""
+        if not request.idp:
+            return request
+        base = self.idp.requests[request.idp]
+        return Request(
+            idp=request.idp,
+            method=request.method or base.method,
+            path=request.path or base.path,
+            query={**(base.query or {}), **(request.query or {})} or None,
+            headers={**(base.headers or {}), **(request.headers or {})} or None,
+            body=request.body if request.has_body else base.body,
+            has_body=request.has_body or base.has_body,
+            auth=request.auth if request.auth != "default" else base.auth,
+        )
+
+    # --- running ----------------------------------------------------------------------------
+
+    def run(self, scenario: Scenario) -> None:
+        """Run every step, then clean up what was created, also when a step failed."""
+        ledger = Ledger()
+        failure: BaseException | None = None
+        try:
+            scope = self._initial_scope(scenario)
+            for number, step in enumerate(scenario.steps, start=1):
+                self._run_step(scenario, step, number, scope, ledger)
+        except BaseException as exc:  # KeyboardInterrupt too: cleanup must still happen
+            failure = exc
+            raise
+        finally:
+            self._cleanup(ledger, failed=failure is not None)
+
+    def _run_step(
+        self, scenario: Scenario, step: Step, number: int, scope: dict[str, Any], ledger: Ledger
+    ) -> None:
+        where = str(step.location)
+        with self.reporter.step(f"{number}. {step.name}"):
+            for name, value in step.vars.items():
+                scope[name] = self._render(value, scope, f"{where}: vars.{name}")
+            request = self._resolve(step.request)
+            method = str(self._render(request.method, scope, f"{where}: request.method")).upper()
+            path = str(self._render(request.path, scope, f"{where}: request.path"))
+            query = self._render(request.query, scope, f"{where}: request.query") if request.query else None
+            headers = {**self.idp.headers}
+            if request.has_body:
+                headers.update(self.idp.body_headers)
+            if request.headers:
+                headers.update(self._render(request.headers, scope, f"{where}: request.headers"))
+            body = self._render(request.body, scope, f"{where}: request.body") if request.has_body else None
+            expect = {k: self._render(v, scope, f"{where}: expect.{k}") for k, v in step.expect.items()}
+
+            exchange = self.transport.send(
+                method, path, query=query, headers=headers, body=body,
+                has_body=request.has_body, auth=request.auth,
+            )
+            curl = curl_line(exchange, self.redactor, self.target.token_env)
+            self.reporter.exchange(exchange, curl)
+            if exchange.received is None:
+                self._fail(StepFailure(scenario, self.idp, step, number,
+                                       [f"no answer from the target: {exchange.error}"], exchange, expect),
+                           unreachable=True)
+            ledger.observe(method, path, exchange, step.name)
+
+            reasons, actual = [], None
+            for check in sorted((CHECKS[name] for name in expect), key=lambda c: c.order):
+                try:
+                    check.function(expect[check.name], exchange)
+                except CheckFailed as exc:
+                    reasons.append(exc.message)
+                    actual = exc.actual if actual is None else actual
+                    if check.order == 0:
+                        break  # a wrong status makes every body check noise
+            if reasons:
+                self._fail(StepFailure(scenario, self.idp, step, number, reasons, exchange, expect, actual))
+            self._capture(scenario, step, number, exchange, scope, expect)
+
+    def _capture(
+        self, scenario: Scenario, step: Step, number: int, exchange: Exchange,
+        scope: dict[str, Any], expect: dict[str, Any],
+    ) -> None:
+        received = exchange.received
+        assert received is not None
+        answer = {
+            "body": received.json if isinstance(received.json, dict | list) else {},
+            "headers": {k.lower(): v for k, v in received.headers},
+            "status": received.status,
+        }
+        for name, expression in step.capture.items():
+            try:
+                scope[name] = render("${" + expression + "}", answer)
+            except TemplateError as exc:
+                self._fail(StepFailure(
+                    scenario, self.idp, step, number,
+                    [f"cannot capture {name} from the answer: {exc}"], exchange, expect))
+
+    def _fail(self, failure: StepFailure, *, unreachable: bool = False) -> None:
+        title, report = describe_failure(failure, self.redactor, self.target)
+        self.reporter.failure(title, report, failure.expected, failure.actual)
+        raise (TargetUnreachable if unreachable else TargetDeviation)(title, report)
+
+    # --- cleanup ----------------------------------------------------------------------------
+
+    def _cleanup(self, ledger: Ledger, *, failed: bool) -> None:
+        pending = ledger.pending()
+        if not pending:
+            return
+        problems: list[str] = []
+        with self.reporter.step(f"cleanup: {len(pending)} resource(s) this run created"):
+            for entry in pending:
+                problem = self._remove(entry)
+                if problem:
+                    problems.append(problem)
+        if problems and not failed:
+            listed = "\n".join(f"  - {p}" for p in problems)
+            report = f"Cleanup of resources this run created failed:\n{listed}"
+            raise TargetDeviation(problems[0], self.redactor.text(report))
+
+    def _remove(self, entry: LedgerEntry) -> str | None:
+        headers = {**self.idp.headers}
+        is_user = entry.collection.lower().endswith("/users")
+        if is_user and "delete_users" not in self.target.capabilities:
+            # The target cannot delete users (e.g. Grafana): deactivate, as the IdP would.
+            if "patch" not in self.target.capabilities:
+                return f"{entry.path}: left in place (target neither deletes users nor supports PATCH)"
+            headers.update(self.idp.body_headers)
+            body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "active", "value": False}]}
+            exchange = self.transport.send("PATCH", entry.path, headers=headers, body=body, has_body=True)
+        else:
+            exchange = self.transport.send("DELETE", entry.path, headers=headers)
+        self.reporter.exchange(exchange, curl_line(exchange, self.redactor, self.target.token_env))
+        if exchange.received is None:
+            return f"{exchange.sent.method} {entry.path}: {exchange.error}"
+        if exchange.received.status == 404 or 200 <= exchange.received.status < 300:
+            return None  # 404: the scenario or the server already removed it
+        return f"{exchange.sent.method} {entry.path} answered {exchange.received.status}"
+
+
+def describe_failure(failure: StepFailure, redactor: Redactor, target: TargetProfile) -> tuple[str, str]:
+    """The one-line title and the one-screen report of a failed step (already redacted)."""
+    step, scenario = failure.step, failure.scenario
+    title = f'step {failure.number} "{step.name}": {failure.reasons[0]}'
+    lines = [
+        f"Scenario {scenario.id} [{failure.idp.id}]: {scenario.title}",
+        f'Step {failure.number} "{step.name}" ({step.location}'
+        + (f", from shared sequence {step.via!r}" if step.via else "") + ")",
+        "",
+        *(f"  ✗ {reason}" for reason in failure.reasons),
+    ]
+    refs = [r for r in (step.ref, *scenario.refs) if r]
+    if refs:
+        lines += ["", "Reference: " + "; ".join(dict.fromkeys(refs))]
+    if failure.exchange is not None:
+        lines += ["", "Request:", _indent(format_sent(failure.exchange.sent, redactor))]
+        if failure.exchange.received is not None:
+            lines += ["", "Response:", _indent(format_received(failure.exchange.received, redactor))]
+        else:
+            lines += ["", f"Response: none ({failure.exchange.error})"]
+    if failure.expected:
+        shown = json.dumps(redactor.data(failure.expected), indent=2, ensure_ascii=False)
+        lines += ["", "Expected:", _indent(shown)]
+    if failure.exchange is not None:
+        lines += ["", "Reproduce with:", "  " + curl_line(failure.exchange, redactor, target.token_env)]
+    return redactor.text(title), redactor.text("\n".join(lines))
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())

@@ -1,0 +1,254 @@
+"""Loading scenario files: YAML with line numbers -> schema check -> expansion -> static checks.
+
+Everything that can be known before a request is sent is checked here, and every problem is
+reported as `path:line: message`: bad YAML, unknown keys, wrong types, unknown checks or check
+arguments, unknown shared sequences or IdP request templates, template syntax errors and
+templates that reference a name that is not defined at that point of the scenario.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from conformance.checks import CHECKS
+from conformance.errors import Problem, ScenarioFileError
+from conformance.profiles import IdpProfile, request_from_mapping
+from conformance.scenario.model import Location, Scenario, Step
+from conformance.scenario.validation import schema_problems
+from conformance.scenario.yamlsrc import SourceMap, load_yaml
+from conformance.templating import TemplateError, parse_template, referenced_names
+
+__all__ = [
+    "BUILTIN_NAMES",
+    "CAPTURE_NAMES",
+    "SCENARIO_SUFFIX",
+    "STEPS_SUFFIX",
+    "SharedSequence",
+    "load_scenario",
+    "load_shared_steps",
+]
+
+SCENARIO_SUFFIX = ".scenario.yaml"
+STEPS_SUFFIX = ".steps.yaml"
+# Names every template may use: the run id, the data generator, the IdP profile and the target.
+BUILTIN_NAMES = frozenset({"run_id", "fake", "idp", "target"})
+# Names a capture expression may use: the parsed response body, its headers, its status.
+CAPTURE_NAMES = frozenset({"body", "headers", "status"})
+
+
+@dataclass(frozen=True)
+class SharedSequence:
+    """A named list of steps that many scenarios include with `use:`."""
+
+    name: str
+    params: tuple[str, ...]
+    steps: tuple[dict[str, Any], ...]
+    source: SourceMap
+    pointer: tuple[str | int, ...]
+    description: str = ""
+
+
+def load_shared_steps(paths: Iterable[Path]) -> dict[str, SharedSequence]:
+    """Every sequence in the given `*.steps.yaml` files, by name; problems raised together."""
+    sequences: dict[str, SharedSequence] = {}
+    problems: list[Problem] = []
+    for path in sorted(paths):
+        try:
+            document = load_yaml(path)
+        except ScenarioFileError as exc:
+            problems.extend(exc.problems)
+            continue
+        found = schema_problems(document, "steps")
+        if found:
+            problems.extend(found)
+            continue
+        for name, body in document.data["sequences"].items():
+            pointer = ("sequences", name)
+            if name in sequences:
+                problems.append(document.source.problem(
+                    pointer, f"sequence {name!r} is also defined in {sequences[name].source.path}"))
+                continue
+            sequences[name] = SharedSequence(
+                name=name,
+                params=tuple(body.get("params", ())),
+                steps=tuple(body["steps"]),
+                source=document.source,
+                pointer=(*pointer, "steps"),
+                description=body.get("description", ""),
+            )
+    if problems:
+        raise ScenarioFileError(problems)
+    return sequences
+
+
+def shared_step_files(scenario_path: Path) -> list[Path]:
+    """The `*.steps.yaml` files of the nearest `shared/` folder at or above the scenario's folder."""
+    for folder in scenario_path.resolve().parents:
+        shared = folder / "shared"
+        if shared.is_dir():
+            return sorted(shared.glob(f"*{STEPS_SUFFIX}"))
+    return []
+
+
+class _Checker:
+    """Collects the problems of one scenario while walking its scope step by step."""
+
+    def __init__(self, idps: Mapping[str, IdpProfile], scenario_idps: list[str]) -> None:
+        self.problems: list[Problem] = []
+        self.idps = idps
+        self.scenario_idps = [i for i in scenario_idps if i in idps]
+
+    def names(self, value: Any, scope: set[str], source: SourceMap, pointer: tuple, what: str) -> None:
+        try:
+            used, _ = referenced_names(value)
+        except TemplateError as exc:
+            self.problems.append(source.problem(pointer, f"{what}: {exc}"))
+            return
+        for name in sorted(used - scope):
+            self.problems.append(source.problem(
+                pointer, f"{what}: template references undefined name {name!r} "
+                f"(defined here: {', '.join(sorted(scope))})"))
+
+    def step(self, raw: dict[str, Any], scope: set[str], source: SourceMap, pointer: tuple) -> None:
+        """Check one request step against the scope before it; then extend the scope."""
+        for var_name, var_value in raw.get("vars", {}).items():
+            self.names(var_value, scope, source, (*pointer, "vars", var_name), f"vars.{var_name}")
+            scope.add(var_name)
+        request = raw["request"]
+        self.names(request, scope, source, (*pointer, "request"), "request")
+        template = request.get("idp")
+        if template:
+            for idp_id in self.scenario_idps:
+                profile = self.idps[idp_id]
+                if template not in profile.requests:
+                    self.problems.append(source.problem(
+                        (*pointer, "request", "idp"),
+                        f"IdP profile {idp_id!r} has no request template {template!r} "
+                        f"(it has: {', '.join(sorted(profile.requests))})"))
+                    continue
+                for name in sorted(profile.request_names[template] - scope):
+                    self.problems.append(source.problem(
+                        (*pointer, "request", "idp"),
+                        f"request template {template!r} of IdP profile {idp_id!r} "
+                        f"({profile.path}:{profile.request_lines[template]}) needs {name!r}, "
+                        "which is not defined at this step"))
+        for check_name, argument in raw.get("expect", {}).items():
+            where = (*pointer, "expect", check_name)
+            check = CHECKS.get(check_name)
+            if check is None:
+                self.problems.append(source.problem(
+                    where, f"unknown check {check_name!r} (known: {', '.join(sorted(CHECKS))})"))
+                continue
+            error = next(iter(Draft202012Validator(check.argument_schema).iter_errors(argument)), None)
+            if error is not None:
+                self.problems.append(source.problem(where, f"check {check_name!r}: {error.message}"))
+            self.names(argument, scope, source, where, f"expect.{check_name}")
+        for capture_name, expression in raw.get("capture", {}).items():
+            where = (*pointer, "capture", capture_name)
+            try:
+                parts = parse_template("${" + expression + "}")
+                used, _ = referenced_names("${" + expression + "}")
+            except TemplateError as exc:
+                self.problems.append(source.problem(where, f"capture {capture_name!r}: {exc}"))
+                continue
+            if len(parts) != 1 or used - CAPTURE_NAMES:
+                self.problems.append(source.problem(
+                    where, f"capture {capture_name!r}: {expression!r} must start with one of "
+                    f"{', '.join(sorted(CAPTURE_NAMES))} (e.g. body.id, headers.etag)"))
+        scope.update(raw.get("capture", {}))
+
+
+def load_scenario(
+    path: Path,
+    idps: Mapping[str, IdpProfile],
+    shared: Mapping[str, SharedSequence] | None = None,
+) -> Scenario:
+    """Load and fully check one scenario file; raises ScenarioFileError listing every problem."""
+    document = load_yaml(path)
+    problems = schema_problems(document, "scenario")
+    if problems:
+        raise ScenarioFileError(problems)
+    data = document.data
+    if shared is None:
+        shared = load_shared_steps(shared_step_files(path))
+    checker = _Checker(idps, data["idps"])
+    for i, idp_id in enumerate(data["idps"]):
+        if idp_id not in idps:
+            checker.problems.append(document.source.problem(
+                ("idps", i), f"unknown IdP profile {idp_id!r} (known: {', '.join(sorted(idps))})"))
+
+    scope = set(BUILTIN_NAMES)
+    for var_name, var_value in data.get("vars", {}).items():
+        checker.names(var_value, scope, document.source, ("vars", var_name), f"vars.{var_name}")
+        scope.add(var_name)
+
+    steps: list[Step] = []
+    for index, raw in enumerate(data["steps"]):
+        pointer = ("steps", index)
+        if "use" not in raw:
+            checker.step(raw, scope, document.source, pointer)
+            steps.append(_make_step(raw, document.source, pointer))
+            continue
+        sequence = shared.get(raw["use"])
+        if sequence is None:
+            checker.problems.append(document.source.problem(
+                (*pointer, "use"), f"unknown shared sequence {raw['use']!r} "
+                f"(known: {', '.join(sorted(shared)) or 'none found in a shared/ folder'})"))
+            continue
+        bindings = raw.get("with", {})
+        for var_name, var_value in bindings.items():
+            checker.names(var_value, scope, document.source, (*pointer, "with", var_name),
+                          f"with.{var_name}")
+        scope.update(bindings)
+        for param in sequence.params:
+            if param not in scope:
+                checker.problems.append(document.source.problem(
+                    (*pointer, "use"), f"shared sequence {sequence.name!r} needs {param!r}: "
+                    "pass it with `with:` or define it before this step"))
+        for inner, inner_raw in enumerate(sequence.steps):
+            inner_pointer = (*sequence.pointer, inner)
+            checker.step(inner_raw, scope, sequence.source, inner_pointer)
+            # `with:` bindings are evaluated once, just before the sequence's first step.
+            extra = bindings if inner == 0 else {}
+            steps.append(_make_step(inner_raw, sequence.source, inner_pointer, sequence.name, extra))
+
+    if checker.problems:
+        raise ScenarioFileError(sorted(checker.problems, key=lambda p: (str(p.path), p.line)))
+    return Scenario(
+        id=data["id"],
+        title=data["title"],
+        path=path,
+        line=document.source.line_of(()),
+        idps=tuple(data["idps"]),
+        steps=tuple(steps),
+        description=data.get("description", ""),
+        tags=tuple(data.get("tags", ())),
+        requires=tuple(data.get("requires", ())),
+        level=data.get("level", "must"),
+        refs=tuple(data.get("refs", ())),
+        vars=dict(data.get("vars", {})),
+    )
+
+
+def _make_step(
+    raw: dict[str, Any],
+    source: SourceMap,
+    pointer: tuple,
+    via: str | None = None,
+    extra_vars: Mapping[str, Any] | None = None,
+) -> Step:
+    return Step(
+        name=raw["name"],
+        request=request_from_mapping(raw["request"]),
+        location=Location(source.path, source.line_of(pointer)),
+        expect=dict(raw.get("expect", {})),
+        capture=dict(raw.get("capture", {})),
+        vars={**(extra_vars or {}), **raw.get("vars", {})},
+        ref=raw.get("ref"),
+        via=via,
+    )

@@ -1,0 +1,320 @@
+"""`${...}` expressions in scenario and profile values: parsing, static name checks, rendering.
+
+The language is deliberately small (no Python in YAML):
+
+    ${name}                 a variable, a capture, or a built-in (run_id, fake, idp, target)
+    ${user.userName}        attribute / key access
+    ${resources[0].id}      index access (integers or quoted keys)
+    ${fake.user()}          call of a registered function (fake.user, fake.group, uuid, lower, upper)
+    ${lower(user.userName)} arguments are expressions or 'quoted' / "quoted" strings or integers
+    $${                     a literal "${"
+
+A value that is exactly one expression keeps its type (a dict stays a dict); an expression inside
+a longer string is formatted as JSON scalars are (true/false/null) and joined as text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "FUNCTIONS",
+    "Expr",
+    "TemplateError",
+    "parse_template",
+    "referenced_names",
+    "render",
+]
+
+
+class TemplateError(Exception):
+    """A template that cannot be parsed or evaluated; the message says which part and why."""
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: Any
+
+
+@dataclass(frozen=True)
+class Attr:
+    base: Expr
+    name: str
+
+
+@dataclass(frozen=True)
+class Index:
+    base: Expr
+    key: str | int
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str  # dotted name, e.g. "fake.user"
+    args: tuple[Expr, ...]
+
+
+Expr = Name | Literal | Attr | Index | Call
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<ident>[A-Za-z_][A-Za-z0-9_]*)|(?P<int>-?\d+)|'(?P<sq>[^']*)'|\"(?P<dq>[^\"]*)\""
+    r"|(?P<punct>[.\[\](),]))"
+)
+
+
+def _tokens(text: str) -> list[tuple[str, Any]]:
+    pos, out = 0, []
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        match = _TOKEN.match(text, pos)
+        if not match:
+            raise TemplateError(f"unexpected {text[pos:].strip()[:20]!r} in ${{{text}}}")
+        kind = match.lastgroup or ""
+        value: Any = match.group(kind)
+        if kind == "int":
+            value = int(value)
+        elif kind in ("sq", "dq"):
+            kind = "str"
+        out.append((kind, value))
+        pos = match.end()
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.toks = _tokens(text)
+        self.i = 0
+
+    def peek(self) -> tuple[str, Any] | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self, punct: str | None = None) -> tuple[str, Any]:
+        tok = self.peek()
+        if tok is None or (punct is not None and tok != ("punct", punct)):
+            want = repr(punct) if punct else "more"
+            raise TemplateError(f"expected {want} in ${{{self.text}}}")
+        self.i += 1
+        return tok
+
+    def parse(self) -> Expr:
+        if not self.toks:
+            raise TemplateError("empty expression ${}")
+        expr = self.expr()
+        if self.peek() is not None:
+            raise TemplateError(f"unexpected {self.peek()[1]!r} in ${{{self.text}}}")
+        return expr
+
+    def expr(self) -> Expr:
+        kind, value = self.take()
+        if kind == "int" or kind == "str":
+            return Literal(value)
+        if kind != "ident":
+            raise TemplateError(f"unexpected {value!r} in ${{{self.text}}}")
+        node: Expr = Name(value)
+        while (tok := self.peek()) is not None:
+            if tok == ("punct", "."):
+                self.take()
+                kind, attr = self.take()
+                if kind != "ident":
+                    raise TemplateError(f"expected a name after '.' in ${{{self.text}}}")
+                node = Attr(node, attr)
+            elif tok == ("punct", "["):
+                self.take()
+                kind, key = self.take()
+                if kind not in ("int", "str"):
+                    raise TemplateError(f"expected an index or 'key' in [] in ${{{self.text}}}")
+                self.take("]")
+                node = Index(node, key)
+            elif tok == ("punct", "("):
+                self.take()
+                args: list[Expr] = []
+                if self.peek() != ("punct", ")"):
+                    args.append(self.expr())
+                    while self.peek() == ("punct", ","):
+                        self.take()
+                        args.append(self.expr())
+                self.take(")")
+                node = Call(_dotted(node, self.text), tuple(args))
+            else:
+                break
+        return node
+
+
+def _dotted(node: Expr, text: str) -> str:
+    if isinstance(node, Name):
+        return node.name
+    if isinstance(node, Attr):
+        return f"{_dotted(node.base, text)}.{node.name}"
+    raise TemplateError(f"only named functions can be called in ${{{text}}}")
+
+
+_PLACEHOLDER = re.compile(r"\$\$\{|\$\{([^}]*)\}")
+
+
+def parse_template(text: str) -> list[str | Expr]:
+    """Split a string into literal parts and parsed expressions."""
+    parts: list[str | Expr] = []
+    pos = 0
+    for match in _PLACEHOLDER.finditer(text):
+        parts.append(text[pos : match.start()])
+        if match.group(0) == "$${":
+            parts.append("${")
+        else:
+            parts.append(_Parser(match.group(1)).parse())
+        pos = match.end()
+    if "${" in text[pos:]:
+        raise TemplateError(f"unclosed '${{' in {text!r}")
+    parts.append(text[pos:])
+    return [p for p in parts if p != ""]
+
+
+# --- static checks -------------------------------------------------------------------------
+
+def _expr_names(expr: Expr) -> Iterator[str]:
+    if isinstance(expr, Name):
+        yield expr.name
+    elif isinstance(expr, Attr | Index):
+        yield from _expr_names(expr.base)
+    elif isinstance(expr, Call):
+        for arg in expr.args:
+            yield from _expr_names(arg)
+
+
+def _expr_calls(expr: Expr) -> Iterator[str]:
+    if isinstance(expr, Attr | Index):
+        yield from _expr_calls(expr.base)
+    elif isinstance(expr, Call):
+        yield expr.function
+        for arg in expr.args:
+            yield from _expr_calls(arg)
+
+
+def _walk_strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _walk_strings(key)
+            yield from _walk_strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _walk_strings(item)
+
+
+def referenced_names(value: Any) -> tuple[set[str], set[str]]:
+    """Root names and function names used by every template inside `value`.
+
+    Raises TemplateError on a syntax error or an unknown function.
+    """
+    names: set[str] = set()
+    calls: set[str] = set()
+    for text in _walk_strings(value):
+        for part in parse_template(text):
+            if isinstance(part, str):
+                continue
+            names.update(_expr_names(part))
+            calls.update(_expr_calls(part))
+    unknown = sorted(c for c in calls if c not in FUNCTIONS)
+    if unknown:
+        raise TemplateError(
+            f"unknown function {unknown[0]}(); known: {', '.join(sorted(FUNCTIONS))}"
+        )
+    # A function's root (e.g. "fake" of fake.user) is not a variable.
+    return names, calls
+
+
+# --- evaluation ----------------------------------------------------------------------------
+
+def _lookup(base: Any, key: str | int, shown: str) -> Any:
+    if isinstance(base, Mapping):
+        if key in base:
+            return base[key]
+        raise TemplateError(f"{shown} has no key {key!r} (keys: {', '.join(map(str, base))})")
+    if isinstance(base, list | tuple) and isinstance(key, int):
+        if -len(base) <= key < len(base):
+            return base[key]
+        raise TemplateError(f"{shown}[{key}] is out of range (length {len(base)})")
+    if isinstance(key, str) and hasattr(base, key) and not key.startswith("_"):
+        return getattr(base, key)
+    raise TemplateError(f"{shown} ({type(base).__name__}) has no {key!r}")
+
+
+def _show(expr: Expr) -> str:
+    if isinstance(expr, Name):
+        return expr.name
+    if isinstance(expr, Attr):
+        return f"{_show(expr.base)}.{expr.name}"
+    if isinstance(expr, Index):
+        return f"{_show(expr.base)}[{expr.key!r}]"
+    if isinstance(expr, Call):
+        return f"{expr.function}(...)"
+    return repr(expr.value)
+
+
+def _evaluate(expr: Expr, scope: Mapping[str, Any]) -> Any:
+    if isinstance(expr, Literal):
+        return expr.value
+    if isinstance(expr, Name):
+        if expr.name not in scope:
+            raise TemplateError(f"undefined name {expr.name!r}")
+        return scope[expr.name]
+    if isinstance(expr, Attr):
+        return _lookup(_evaluate(expr.base, scope), expr.name, _show(expr.base))
+    if isinstance(expr, Index):
+        return _lookup(_evaluate(expr.base, scope), expr.key, _show(expr.base))
+    function = FUNCTIONS.get(expr.function)
+    if function is None:
+        raise TemplateError(f"unknown function {expr.function}()")
+    return function(scope, *(_evaluate(arg, scope) for arg in expr.args))
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def render(value: Any, scope: Mapping[str, Any]) -> Any:
+    """Render every template inside `value` (strings, dict keys and values, list items)."""
+    if isinstance(value, str):
+        parts = parse_template(value)
+        if len(parts) == 1 and not isinstance(parts[0], str):
+            return _evaluate(parts[0], scope)
+        return "".join(p if isinstance(p, str) else _as_text(_evaluate(p, scope)) for p in parts)
+    if isinstance(value, Mapping):
+        return {render(k, scope): render(v, scope) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [render(item, scope) for item in value]
+    return value
+
+
+# --- functions -----------------------------------------------------------------------------
+
+def _needs(scope: Mapping[str, Any], name: str) -> Any:
+    if name not in scope:
+        raise TemplateError(f"{name} is not available here")
+    return scope[name]
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    # Every function receives the scope first: data generators live in the scope (`fake`),
+    # so a run's uniqueness (run id, counters) is owned by the run, not by a global.
+    "fake.user": lambda scope: _needs(scope, "fake").user(),
+    "fake.group": lambda scope: _needs(scope, "fake").group(),
+    "uuid": lambda scope: _needs(scope, "fake").uuid(),
+    "lower": lambda scope, text: str(text).lower(),
+    "upper": lambda scope, text: str(text).upper(),
+}
