@@ -19,10 +19,10 @@ import pytest
 
 from conformance.errors import HarnessError, ScenarioFileError, TargetDeviation
 from conformance.fakedata import RunData, new_run_id
+from conformance.paths import find_profiles_dir
 from conformance.profiles import (
     IdpProfile,
     TargetProfile,
-    find_profiles_dir,
     load_idp_profiles,
     resolve_target,
     with_base_url,

@@ -25,7 +25,6 @@ __all__ = [
     "DEFAULT_CAPABILITIES",
     "IdpProfile",
     "TargetProfile",
-    "find_profiles_dir",
     "load_idp_profiles",
     "request_from_mapping",
     "resolve_target",
@@ -97,19 +96,6 @@ def request_from_mapping(data: dict[str, Any]) -> Request:
         has_body="body" in data,
         auth=data.get("auth", "default"),
     )
-
-
-def find_profiles_dir(start: Path | None = None) -> Path:
-    """`profiles/` in `start` or its nearest ancestor that has one, else the shipped profiles."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / "profiles"
-        if (candidate / "idp").is_dir():
-            return candidate
-    shipped = Path(__file__).resolve().parent.parent / "profiles"
-    if (shipped / "idp").is_dir():
-        return shipped
-    raise HarnessError(f"no profiles/idp folder found from {here}; pass --scim-profiles DIR")
 
 
 def _load_idp(path: Path) -> IdpProfile:
