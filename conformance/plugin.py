@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest._code.code import ReprFileLocation, TerminalRepr
 
 from conformance.errors import HarnessError, ScenarioFileError, TargetDeviation
 from conformance.fakedata import RunData, new_run_id
@@ -253,6 +254,18 @@ def _mark(item: pytest.Item, scenario: Scenario, idp_id: str, session: Session) 
                 reason=f"target {session.target.id!r} lacks {', '.join(missing)} (scenario requires it)"))
 
 
+class ScenarioFailure(TerminalRepr):
+    """The runner's one-screen report; `reprcrash` puts its title on pytest's short summary line."""
+
+    def __init__(self, report: str, title: str, path: str, line: int) -> None:
+        self.report = report
+        self.reprcrash = ReprFileLocation(path, line, title)
+
+    def toterminal(self, tw: Any) -> None:
+        for line in self.report.splitlines():
+            tw.line(line)
+
+
 class ScenarioItem(pytest.Item):
     """One scenario replayed as one IdP."""
 
@@ -275,12 +288,13 @@ class ScenarioItem(pytest.Item):
         )
         runner.run(self.scenario)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
         error = excinfo.value
         if isinstance(error, TargetDeviation):
-            return error.report
+            return ScenarioFailure(error.report, error.title, str(self.path), self.scenario.line)
         if isinstance(error, ScenarioFileError | HarnessError):
-            return f"harness or scenario error: {error}"
+            text = redactor.text(f"harness or scenario error: {error}")
+            return ScenarioFailure(text, text.splitlines()[0], str(self.path), self.scenario.line)
         return redactor.text(str(super().repr_failure(excinfo)))
 
     def reportinfo(self) -> tuple[Path, int, str]:

@@ -1,0 +1,125 @@
+"""The shipped scenarios against a real SCIM server (scim2-server) on loopback, run as a user runs them."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import httpx
+
+from conformance.embedded import EmbeddedServer, embedded_server
+from tests.support.runs import DISTINCTIVE_TOKEN, everything_written, run_scenarios
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+def test_every_shipped_scenario_passes_against_the_embedded_server(scim_server: EmbeddedServer, tmp_path: Path):
+    result = run_scenarios(scim_server.base_url, tmp_path)
+    assert result.code == 0, result.output
+    assert "okta-push-new-user[okta] PASSED" in result.output
+    assert "entra-test-connection-and-create[entra] PASSED" in result.output
+
+
+def test_node_ids_name_the_file_the_scenario_and_the_idp(scim_server: EmbeddedServer, tmp_path: Path):
+    result = run_scenarios(scim_server.base_url, tmp_path, "--collect-only", "-q", "-q")
+    assert "scenarios/okta/push-new-user.scenario.yaml::okta-push-new-user[okta]" in result.output
+    assert "scenarios/entra/test-connection-and-create.scenario.yaml::entra-test-connection-and-create[entra]" \
+        in result.output
+
+
+def test_k_selects_scenarios_by_name(scim_server: EmbeddedServer, tmp_path: Path):
+    result = run_scenarios(scim_server.base_url, tmp_path, "-k", "okta")
+    assert result.code == 0, result.output
+    assert "1 passed, 1 deselected" in result.output
+
+
+def test_m_selects_scenarios_by_tag_and_by_idp(scim_server: EmbeddedServer, tmp_path: Path):
+    by_tag = run_scenarios(scim_server.base_url, tmp_path / "a", "-m", "deactivate")
+    assert by_tag.code == 0 and "okta-push-new-user[okta] PASSED" in by_tag.output
+    assert "1 passed, 1 deselected" in by_tag.output
+    by_idp = run_scenarios(scim_server.base_url, tmp_path / "b", "-m", "entra")
+    assert "entra-test-connection-and-create[entra] PASSED" in by_idp.output
+    assert "1 passed, 1 deselected" in by_idp.output
+
+
+def test_idp_option_replays_only_that_idp(scim_server: EmbeddedServer, tmp_path: Path):
+    result = run_scenarios(scim_server.base_url, tmp_path, "--idp", "entra")
+    assert result.code == 0, result.output
+    assert "okta-push-new-user" not in result.output and "1 passed" in result.output
+
+
+def test_a_run_writes_allure_results_with_labels_and_junit_xml(scim_server: EmbeddedServer, tmp_path: Path):
+    result = run_scenarios(scim_server.base_url, tmp_path)
+    assert result.code == 0, result.output
+    results = list((tmp_path / "allure-results").glob("*-result.json"))
+    assert len(results) == 2
+    text = "\n".join(p.read_text() for p in results)
+    for label in ('"name": "epic", "value": "Okta"', '"name": "epic", "value": "Microsoft Entra ID"',
+                  '"name": "feature", "value": "okta"', '"name": "severity", "value": "critical"'):
+        assert label in text
+    assert '"name": "2. create the user"' in text  # each scenario step is an Allure step
+    junit = ET.parse(tmp_path / "junit.xml").getroot()
+    assert junit.find("testsuite").get("tests") == "2"
+
+
+def test_the_token_appears_nowhere_in_reports_or_console(scim_server: EmbeddedServer, tmp_path: Path):
+    result = run_scenarios(scim_server.base_url, tmp_path, "-v")
+    assert result.code == 0, result.output
+    written = everything_written(tmp_path)
+    assert "Authorization" in written  # the header is recorded, its value is not
+    assert DISTINCTIVE_TOKEN not in written
+    assert DISTINCTIVE_TOKEN not in result.output
+
+
+def test_the_token_appears_nowhere_when_a_scenario_fails(scim_server: EmbeddedServer, tmp_path: Path):
+    # A wrong base path makes every step fail: failure reports and curl lines are written too.
+    result = run_scenarios(scim_server.base_url + "/nope", tmp_path)
+    assert result.code == 1
+    assert "Reproduce with:" in result.output and "$SCIM_TOKEN" in result.output
+    assert DISTINCTIVE_TOKEN not in result.output
+    assert DISTINCTIVE_TOKEN not in everything_written(tmp_path)
+
+
+def _snapshot(client: httpx.Client) -> dict[str, list[dict]]:
+    return {
+        endpoint: sorted(client.get(endpoint, params={"count": 1000}).json().get("Resources", []),
+                         key=lambda r: r["id"])
+        for endpoint in ("Users", "Groups")
+    }
+
+
+def test_a_run_leaves_only_what_existed_before_and_leaves_it_unchanged(tmp_path: Path):
+    with embedded_server(DISTINCTIVE_TOKEN) as server, httpx.Client(
+        base_url=server.base_url + "/", headers={"Authorization": f"Bearer {DISTINCTIVE_TOKEN}"}, timeout=10
+    ) as client:
+        existing = client.post("Users", json={"schemas": [USER_SCHEMA], "userName": "pre.existing@example.com",
+                                              "displayName": "Pre Existing", "active": True})
+        assert existing.status_code == 201
+        group = client.post("Groups", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                                            "displayName": "Pre-existing group",
+                                            "members": [{"value": existing.json()["id"]}]})
+        assert group.status_code == 201
+        before = _snapshot(client)
+
+        result = run_scenarios(server.base_url, tmp_path)
+
+        assert result.code == 0, result.output
+        assert _snapshot(client) == before  # same resources, same meta.version and lastModified
+
+
+def test_a_failing_run_still_removes_what_it_created(tmp_path: Path):
+    with embedded_server(DISTINCTIVE_TOKEN) as server, httpx.Client(
+        base_url=server.base_url + "/", headers={"Authorization": f"Bearer {DISTINCTIVE_TOKEN}"}, timeout=10
+    ) as client:
+        # A copy of the Okta scenario whose last expectation cannot hold: it fails after creating a user.
+        broken = tmp_path / "scenarios" / "okta"
+        broken.mkdir(parents=True)
+        (tmp_path / "scenarios" / "shared").symlink_to(Path(__file__).resolve().parents[2] / "scenarios" / "shared")
+        source = (Path(__file__).resolve().parents[2] / "scenarios/okta/push-new-user.scenario.yaml").read_text()
+        (broken / "push-new-user.scenario.yaml").write_text(
+            source.replace("json: {id: \"${user_id}\", active: false}", "json: {id: \"${user_id}\", active: 42}"))
+        result = run_scenarios(server.base_url, tmp_path / "reports",
+                               paths=(str(broken / "push-new-user.scenario.yaml"),))
+        assert result.code == 1, result.output
+        assert 'Step 5 "the deactivated user is still readable and inactive"' in result.output
+        assert client.get("Users").json()["totalResults"] == 0

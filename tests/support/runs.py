@@ -1,0 +1,52 @@
+"""Running the scenario suite as a user would, in a child process, for integration tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = REPO / "scenarios"
+# A token nobody would type by accident: tests grep for it in everything the run leaves behind.
+DISTINCTIVE_TOKEN = "tok-Zq8wX3vN5kP2mR7tL9yB4cH6dF1gJ0sE"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    code: int
+    output: str  # stdout and stderr together, as a user sees them
+    reports: Path
+
+
+def run_scenarios(
+    target: str,
+    reports: Path,
+    *args: str,
+    token: str | None = DISTINCTIVE_TOKEN,
+    paths: tuple[str, ...] = (str(SCENARIOS),),
+    timeout: float = 240,
+) -> RunResult:
+    """`python -m pytest <scenarios> --scim-target <target> ...` with Allure and JUnit output."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SCIM_TOKEN", "SCIM_CONFORMANCE_RUN_ID")}
+    if token is not None:
+        env["SCIM_TOKEN"] = token
+    command = [
+        sys.executable, "-m", "pytest", *paths, "--scim-target", target,
+        "-p", "no:cacheprovider", "-o", "addopts=", "-v", "-rfE",
+        "--alluredir", str(reports / "allure-results"), "--junitxml", str(reports / "junit.xml"),
+        *args,
+    ]
+    completed = subprocess.run(
+        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    return RunResult(completed.returncode, completed.stdout + completed.stderr, reports)
+
+
+def everything_written(reports: Path) -> str:
+    """The text of every file under `reports` (Allure results, attachments, JUnit XML)."""
+    return "\n".join(
+        p.read_text(encoding="utf-8", errors="replace") for p in sorted(reports.rglob("*")) if p.is_file()
+    )
