@@ -1,0 +1,120 @@
+"""Each check can fail: a real server made to deviate on purpose must make the right scenario fail.
+
+The deviating proxy sits in front of the embedded scim2-server and reproduces one deviation at
+a time. For each, the scenario that must catch it fails, and the failure names the step and
+says what was wrong. Hostile targets (down, slow, HTML, garbage) give a clearly failing test
+with the reason, never a crash and never a green run.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from conformance.embedded import EmbeddedServer
+from tests.support.deviating_proxy import CATALOGUE, DeviatingProxy, Deviation, ProxyRequest, ProxyResponse
+from tests.support.runs import DISTINCTIVE_TOKEN, everything_written, run_scenarios
+
+OKTA = "scenarios/okta/push-new-user.scenario.yaml"
+ENTRA = "scenarios/entra/test-connection-and-create.scenario.yaml"
+
+# deviation -> (scenario file, the step that must fail, words the failure must contain)
+CAUGHT_BY = {
+    "create-returns-200": (OKTA, 'Step 2 "create the user"', "expected status 201, got 200"),
+    "empty-filter-404": (ENTRA, 'Step 1 "test connection (filter on a random GUID finds nothing)"',
+                         "expected status 200, got 404"),
+    "patch-capitalised-op-rejected": (ENTRA, 'Step 5 "update displayName with a capitalised "Replace""',
+                                      "expected status 200 or 204, got 400"),
+    "deactivate-ignored": (OKTA, 'Step 5 "the deactivated user is still readable and inactive"',
+                           "$.active: expected false, got true"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CAUGHT_BY))
+def test_a_deviation_makes_the_scenario_that_covers_it_fail_at_the_right_step(
+    name: str, scim_server: EmbeddedServer, tmp_path: Path
+):
+    scenario, step, reason = CAUGHT_BY[name]
+    with DeviatingProxy(scim_server.base_url, [CATALOGUE[name]]) as proxy:
+        result = run_scenarios(proxy.url, tmp_path, paths=(scenario,))
+    assert result.code == 1, result.output
+    assert "1 failed" in result.output
+    assert step in result.output
+    assert reason in result.output
+    assert "Reproduce with:\n  curl " in result.output
+    assert DISTINCTIVE_TOKEN not in result.output + everything_written(tmp_path)
+
+
+def test_without_deviations_the_proxy_is_transparent_and_the_scenarios_pass(
+    scim_server: EmbeddedServer, tmp_path: Path
+):
+    # The control for every test above: a failure there comes from the deviation, not the proxy.
+    with DeviatingProxy(scim_server.base_url) as proxy:
+        result = run_scenarios(proxy.url, tmp_path)
+    assert result.code == 0, result.output
+    assert "2 passed" in result.output
+
+
+def _answer_everything(status: int, body: bytes, content_type: str) -> Deviation:
+    return Deviation(
+        name=f"always-{status}-{content_type}",
+        description="answers every request the same way",
+        source="hostile target",
+        rewrite_request=lambda request: ProxyResponse(status, {"content-type": content_type}, body),
+    )
+
+
+def test_a_target_that_answers_html_fails_with_the_content_type_named(scim_server: EmbeddedServer, tmp_path: Path):
+    html = _answer_everything(200, b"<html><body><h1>Welcome to nginx!</h1></body></html>", "text/html")
+    with DeviatingProxy(scim_server.base_url, [html]) as proxy:
+        result = run_scenarios(proxy.url, tmp_path)
+    assert result.code == 1
+    assert "2 failed" in result.output
+    assert "expected a JSON body, got text/html: '<html><body><h1>Welcome to nginx!" in result.output
+
+
+def test_a_target_that_answers_garbage_fails_and_shows_the_garbage(scim_server: EmbeddedServer, tmp_path: Path):
+    garbage = _answer_everything(200, b'{"schemas": [unterminated', "application/scim+json")
+    with DeviatingProxy(scim_server.base_url, [garbage]) as proxy:
+        result = run_scenarios(proxy.url, tmp_path)
+    assert result.code == 1 and "2 failed" in result.output
+    assert "expected a JSON body, got application/scim+json: '{\"schemas\": [unterminated'" in result.output
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_target_that_is_down_fails_every_scenario_with_the_connection_error(tmp_path: Path):
+    result = run_scenarios(f"http://127.0.0.1:{_closed_port()}/scim/v2", tmp_path)
+    assert result.code == 1
+    assert "2 failed" in result.output
+    assert "no answer from the target: ConnectError" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_slow_target_fails_with_a_timeout_named_in_the_failure(scim_server: EmbeddedServer, tmp_path: Path):
+    def slow(request: ProxyRequest) -> ProxyRequest:
+        time.sleep(2.5)
+        return request
+
+    profile = tmp_path / "slow.yaml"
+    with DeviatingProxy(scim_server.base_url, [Deviation("slow", "sleeps", "hostile", rewrite_request=slow)]) as proxy:
+        profile.write_text(f"id: slow\nbase_url: {proxy.url}\ntimeouts: {{connect: 2, read: 1}}\n")
+        started = time.monotonic()
+        result = run_scenarios(str(profile), tmp_path / "reports", paths=(OKTA,))
+    assert result.code == 1
+    assert "no answer from the target: timed out (ReadTimeout)" in result.output
+    assert time.monotonic() - started < 60
+
+
+def test_a_wrong_token_fails_with_the_401_shown(scim_server: EmbeddedServer, tmp_path: Path):
+    result = run_scenarios(scim_server.base_url, tmp_path, paths=(OKTA,), token="not-the-right-token")
+    assert result.code == 1
+    assert "expected status 200, got 401" in result.output
+    assert "not-the-right-token" not in result.output
