@@ -1,0 +1,42 @@
+"""`scim-conformance demo` end to end: embedded server, every scenario, reports, offline HTML."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.allure_html import AllureUnavailable, find_allure
+from tests.support.runs import DISTINCTIVE_TOKEN, REPO, everything_written
+
+
+@pytest.fixture
+def allure_cli() -> Path:
+    try:
+        return find_allure(REPO)
+    except AllureUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have the Allure CLI (make test installs it): {exc}")
+        pytest.skip(str(exc))
+
+
+def test_demo_runs_every_scenario_and_prints_where_the_offline_report_is(allure_cli: Path, tmp_path: Path):
+    env = {**os.environ, "SCIM_TOKEN": DISTINCTIVE_TOKEN, "ALLURE_BIN": str(allure_cli)}
+    result = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "demo", "--reports", str(tmp_path)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert re.search(r"okta\s+1\s+0\s+0", output) and re.search(r"entra\s+1\s+0\s+0", output)
+    page = tmp_path / "html" / "index.html"
+    assert f"HTML report:    {page.resolve()}" in output
+    html = page.read_text(encoding="utf-8")
+    # Opens offline: one file, nothing fetched from the network.
+    assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']https?://""", html)
+    assert (tmp_path / "junit.xml").is_file()
+    assert DISTINCTIVE_TOKEN not in output + everything_written(tmp_path)
