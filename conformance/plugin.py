@@ -148,7 +148,8 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
         redactor.add_secret(target.token())
     run_id = option("scim_run_id") or os.environ.get(RUN_ID_ENV) or new_run_id()
-    os.environ.setdefault(RUN_ID_ENV, run_id)  # xdist workers inherit the controller's run id
+    if target is not None:
+        os.environ.setdefault(RUN_ID_ENV, run_id)  # xdist workers inherit the controller's run id
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     idp_filter = {i.strip() for value in option("idp") for i in value.split(",") if i.strip()}
     config.stash[_SESSION] = Session(
@@ -159,8 +160,9 @@ def pytest_configure(config: pytest.Config) -> None:
         run_data=RunData(run_id, email_domain=target.email_domain if target else "example.com",
                          worker=worker.removeprefix("gw")),
     )
-    # CI cancels jobs with SIGTERM: turn it into KeyboardInterrupt so cleanup still runs.
-    if threading.current_thread() is threading.main_thread():
+    # CI cancels jobs with SIGTERM: turn it into KeyboardInterrupt so cleanup still runs. Only
+    # in a conformance run: this plugin is loaded into every pytest session of the environment.
+    if target is not None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
 
 
