@@ -39,8 +39,9 @@ class RunData:
     def __init__(self, run_id: str, *, email_domain: str = "example.com", worker: str = "") -> None:
         self.run_id = run_id
         self.email_domain = email_domain
-        # Worker id keeps parallel workers of the same run from generating the same names.
-        self._tag = f"{run_id}{worker}"
+        # The worker id keeps parallel workers of one run apart, after the run id so that
+        # `userName sw "scimc-<run id>-"` still finds everything the run created.
+        self._tag = f"{run_id}-w{worker}" if worker else run_id
         self._faker = Faker("en_US")
         self._counter = count(1)
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from conformance.errors import HarnessError, Problem, ScenarioFileError
 from conformance.scenario.model import Request
 from conformance.scenario.validation import schema_problems
-from conformance.scenario.yamlsrc import YamlDocument, load_yaml
+from conformance.scenario.yamlsrc import YamlDocument, load_yaml, strings_with_pointers
 from conformance.templating import TemplateError, referenced_names
 
 __all__ = [
@@ -111,11 +111,12 @@ def _load_idp(path: Path) -> IdpProfile:
     requests, lines, names = {}, {}, {}
     for key, value in data["requests"].items():
         pointer = ("requests", key)
-        try:
-            needed, _ = referenced_names(value)
-        except TemplateError as exc:
-            problems.append(document.source.problem(pointer, str(exc)))
-            continue
+        needed: set[str] = set()
+        for where, text in strings_with_pointers(value, pointer):
+            try:
+                needed |= referenced_names(text)[0]
+            except TemplateError as exc:
+                problems.append(document.source.problem(where, f"requests.{key}: {exc}"))
         requests[key] = request_from_mapping(value)
         lines[key] = document.source.line_of(pointer)
         names[key] = needed

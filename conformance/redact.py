@@ -61,8 +61,12 @@ class Redactor:
     def data(self, value: Any) -> Any:
         """A copy of JSON-like data with sensitive keys masked and secret values removed."""
         if isinstance(value, dict):
+            # A PATCH operation can set a secret by path: {"op": "replace", "path": "password", "value": ...}
+            path = value.get("path")
+            secret_path = isinstance(path, str) and bool(_SENSITIVE_KEY.search(path))
             return {
-                k: (MASK if isinstance(k, str) and _SENSITIVE_KEY.search(k) and v not in (None, "")
+                k: (MASK if v not in (None, "") and isinstance(k, str)
+                    and (_SENSITIVE_KEY.search(k) or (secret_path and k == "value"))
                     else self.data(v))
                 for k, v in value.items()
             }

@@ -42,12 +42,14 @@ def curl_line(exchange: Exchange, redactor: Redactor, token_env: str = "SCIM_TOK
     parts = ["curl", "-sS", "-i", "-X", sent.method, shlex.quote(redactor.text(sent.url))]
     for name, value in sent.headers:
         if name.lower() == "authorization":
-            scheme = value.split(" ", 1)[0]
-            if value == f"{scheme} {INVALID_TOKEN}":
+            # "Bearer <token>" keeps its scheme; a bare token (header auth) has none.
+            scheme, _, credential = value.partition(" ")
+            prefix = f"{scheme} " if credential else ""
+            if credential == INVALID_TOKEN:
                 parts += ["-H", shlex.quote(f"{name}: {value}")]
             else:
                 # Double quotes so the shell expands the variable; the value never appears.
-                parts += ["-H", f'"{name}: {scheme} ${token_env}"']
+                parts += ["-H", f'"{name}: {redactor.text(prefix)}${token_env}"']
             continue
         parts += ["-H", shlex.quote(f"{name}: {redactor.header(name, value)}")]
     if sent.body:

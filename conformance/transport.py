@@ -31,8 +31,9 @@ def join_url(base_url: str, path: str, query: Mapping[str, Any] | None = None) -
     """
     parts = urlsplit(base_url)
     base_path = parts.path.rstrip("/")
-    rel = path if path.startswith("/") else f"/{path}"
-    pieces = [parts.query] if parts.query else []
+    rel, _, own_query = path.partition("?")
+    rel = rel if rel.startswith("/") else f"/{rel}"
+    pieces = [q for q in (parts.query, own_query) if q]
     if query:
         pieces.append(urlencode({k: _query_value(v) for k, v in query.items()}, quote_via=quote, safe=""))
     url = f"{parts.scheme}://{parts.netloc}{base_path}{rel}"

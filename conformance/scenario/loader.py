@@ -20,7 +20,7 @@ from conformance.errors import Problem, ScenarioFileError
 from conformance.profiles import IdpProfile, request_from_mapping
 from conformance.scenario.model import Location, Scenario, Step
 from conformance.scenario.validation import schema_problems
-from conformance.scenario.yamlsrc import SourceMap, load_yaml
+from conformance.scenario.yamlsrc import SourceMap, load_yaml, strings_with_pointers
 from conformance.templating import TemplateError, parse_template, referenced_names
 
 __all__ = [
@@ -104,15 +104,17 @@ class _Checker:
         self.scenario_idps = [i for i in scenario_idps if i in idps]
 
     def names(self, value: Any, scope: set[str], source: SourceMap, pointer: tuple, what: str) -> None:
-        try:
-            used, _ = referenced_names(value)
-        except TemplateError as exc:
-            self.problems.append(source.problem(pointer, f"{what}: {exc}"))
-            return
-        for name in sorted(used - scope):
-            self.problems.append(source.problem(
-                pointer, f"{what}: template references undefined name {name!r} "
-                f"(defined here: {', '.join(sorted(scope))})"))
+        """Check every template inside `value`, each reported at its own line."""
+        for where, text in strings_with_pointers(value, pointer):
+            try:
+                used, _ = referenced_names(text)
+            except TemplateError as exc:
+                self.problems.append(source.problem(where, f"{what}: {exc}"))
+                continue
+            for name in sorted(used - scope):
+                self.problems.append(source.problem(
+                    where, f"{what}: template references undefined name {name!r} "
+                    f"(defined here: {', '.join(sorted(scope))})"))
 
     def step(self, raw: dict[str, Any], scope: set[str], source: SourceMap, pointer: tuple) -> None:
         """Check one request step against the scope before it; then extend the scope."""
@@ -152,11 +154,12 @@ class _Checker:
             where = (*pointer, "capture", capture_name)
             try:
                 parts = parse_template("${" + expression + "}")
-                used, _ = referenced_names("${" + expression + "}")
+                used, calls = referenced_names("${" + expression + "}")
             except TemplateError as exc:
                 self.problems.append(source.problem(where, f"capture {capture_name!r}: {exc}"))
                 continue
-            if len(parts) != 1 or used - CAPTURE_NAMES:
+            # A capture reads the answer: body/headers/status paths only, no function calls.
+            if len(parts) != 1 or calls or not used or used - CAPTURE_NAMES:
                 self.problems.append(source.problem(
                     where, f"capture {capture_name!r}: {expression!r} must start with one of "
                     f"{', '.join(sorted(CAPTURE_NAMES))} (e.g. body.id, headers.etag)"))

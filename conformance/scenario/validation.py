@@ -39,35 +39,50 @@ def validator(kind: str) -> Draft202012Validator:
     return Draft202012Validator(schema, registry=_registry())
 
 
-def _message(error: ValidationError) -> str:
-    where = "/".join(str(p) for p in error.absolute_path)
-    if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        allowed = ", ".join(sorted(error.schema.get("properties", {})))
-        return f"unknown key {extra[0]!r}" + (f" (allowed: {allowed})" if allowed else "")
-    prefix = f"{where}: " if where else ""
-    return prefix + error.message
+def _unknown_keys(error: ValidationError) -> list[str]:
+    return sorted(set(error.instance) - set(error.schema.get("properties", {})))
 
 
-def _pointer_of(error: ValidationError) -> tuple[str | int, ...]:
+def _located(error: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
+    """(pointer, message) pairs for one error; an unknown-keys error gives one pair per key."""
     path = tuple(error.absolute_path)
-    if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        if extra:
-            return (*path, extra[0])
-    return path
+    where = "/".join(str(p) for p in path)
+    prefix = f"{where}: " if where else ""
+    if error.validator == "additionalProperties" and error.schema.get("additionalProperties") is False:
+        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        hint = f" (allowed: {allowed})" if allowed else ""
+        return [((*path, key), f"unknown key {key!r}{hint}") for key in _unknown_keys(error)]
+    if error.validator == "anyOf" and all(set(branch) == {"required"} for branch in error.validator_value):
+        options = " or ".join(" and ".join(repr(k) for k in branch["required"]) for branch in error.validator_value)
+        return [(path, f"{prefix}needs {options}")]
+    return [(path, prefix + error.message)]
 
 
 def _deepest(error: ValidationError) -> ValidationError:
-    # oneOf/anyOf failures ("is not valid under any of the given schemas") hide the useful
-    # reason; descend to the most relevant sub-error, which also carries the deeper path.
-    while error.context:
-        error = best_match(error.context)
+    """The sub-error that explains a oneOf failure ("not valid under any of the given schemas").
+
+    A step is a request step or a `use:` step; the branch to explain is the one the author
+    meant, told apart by the `use` key, not whichever branch's error looks deepest.
+    """
+    while error.context and error.validator == "oneOf":
+        branches = error.validator_value
+        meant = None
+        if isinstance(error.instance, dict):
+            for index, branch in enumerate(branches):
+                ref = str(branch.get("$ref", ""))
+                if ref.endswith("useStep") == ("use" in error.instance):
+                    meant = index
+                    break
+        context = [e for e in error.context if meant is None or e.relative_schema_path[0] == meant]
+        error = best_match(context or error.context)
     return error
 
 
 def schema_problems(document: YamlDocument, kind: str) -> list[Problem]:
     """Every schema problem of `document`, sorted by line."""
-    errors = [_deepest(e) for e in validator(kind).iter_errors(document.data)]
-    problems = [document.source.problem(_pointer_of(e), _message(e)) for e in errors]
+    problems = [
+        document.source.problem(pointer, message)
+        for error in validator(kind).iter_errors(document.data)
+        for pointer, message in _located(_deepest(error))
+    ]
     return sorted(problems, key=lambda p: p.line)

@@ -7,6 +7,7 @@ paths (tuples of keys and indexes) to 1-based line numbers.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import yaml
 
 from conformance.errors import Problem, ScenarioFileError
 
-__all__ = ["SourceMap", "YamlDocument", "load_yaml"]
+__all__ = ["SourceMap", "YamlDocument", "load_yaml", "strings_with_pointers"]
 
 Pointer = tuple[str | int, ...]
 
@@ -97,3 +98,16 @@ def load_yaml(path: Path) -> YamlDocument:
     finally:
         loader.dispose()
     return YamlDocument(data, source)
+
+
+def strings_with_pointers(value: Any, pointer: Pointer = ()) -> Iterator[tuple[Pointer, str]]:
+    """Every string inside `value` (mapping keys included) with the pointer of where it stands."""
+    if isinstance(value, str):
+        yield pointer, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield (*pointer, key), str(key)
+            yield from strings_with_pointers(item, (*pointer, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from strings_with_pointers(item, (*pointer, index))

@@ -1,0 +1,119 @@
+"""The cleanup ledger records what a run created, from the target's own answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conformance.exchange import NOT_JSON, Exchange, Received, Sent
+from conformance.ledger import Ledger, LedgerEntry
+
+
+def answer(status: int, body: Any = None) -> Exchange:
+    text = "" if body is None else json.dumps(body)
+    parsed = NOT_JSON if body is None else body
+    sent = Sent("POST", "https://h/scim/v2/x", (), None)
+    return Exchange(sent, Received(status, "", (), text, parsed, 1.0))
+
+
+def created(ledger: Ledger, path: str, resource_id: str, step: str = "create") -> None:
+    ledger.observe("POST", path, answer(201, {"id": resource_id}), step)
+
+
+def test_a_201_to_post_users_with_an_id_is_recorded():
+    ledger = Ledger()
+    ledger.observe("POST", "/Users", answer(201, {"id": "u1", "userName": "ada"}), "create the user")
+    assert ledger.pending() == [LedgerEntry("/Users", "u1", "create the user")]
+
+
+def test_a_recorded_entry_knows_its_resource_path():
+    ledger = Ledger()
+    created(ledger, "/Users", "u1")
+    assert ledger.pending()[0].path == "/Users/u1"
+
+
+def test_a_creation_is_recorded_under_the_collection_without_query_or_trailing_slash():
+    ledger = Ledger()
+    created(ledger, "/Groups/?attributes=id", "g1")
+    assert ledger.pending()[0].path == "/Groups/g1"
+
+
+def test_a_4xx_answer_is_not_recorded_even_with_an_id():
+    ledger = Ledger()
+    ledger.observe("POST", "/Users", answer(409, {"id": "u1", "scimType": "uniqueness"}), "create")
+    assert ledger.pending() == []
+
+
+def test_a_5xx_answer_is_not_recorded():
+    ledger = Ledger()
+    ledger.observe("POST", "/Users", answer(500, {"id": "u1"}), "create")
+    assert ledger.pending() == []
+
+
+def test_a_2xx_without_an_id_is_not_recorded():
+    ledger = Ledger()
+    ledger.observe("POST", "/Users", answer(201, {"userName": "ada"}), "create")
+    ledger.observe("POST", "/Users", answer(201, {"id": ""}), "create")
+    ledger.observe("POST", "/Users", answer(201), "create")
+    assert ledger.pending() == []
+
+
+def test_a_transport_failure_is_not_recorded():
+    ledger = Ledger()
+    ledger.observe("POST", "/Users", Exchange(Sent("POST", "u", (), None), None, "timed out"), "create")
+    assert ledger.pending() == []
+
+
+def test_a_get_is_not_a_creation():
+    ledger = Ledger()
+    ledger.observe("GET", "/Users", answer(200, {"id": "u1"}), "read")
+    assert ledger.pending() == []
+
+
+def test_a_post_to_a_sub_path_of_a_resource_is_not_a_creation():
+    ledger = Ledger()
+    ledger.observe("POST", "/Users/u1/password", answer(201, {"id": "u1"}), "change password")
+    assert ledger.pending() == []
+
+
+def test_a_post_search_is_not_a_creation():
+    ledger = Ledger()
+    ledger.observe("POST", "/Users/.search", answer(200, {"id": "x"}), "search")
+    assert ledger.pending() == []
+
+
+def test_a_successful_delete_forgets_the_resource():
+    ledger = Ledger()
+    created(ledger, "/Users", "u1")
+    created(ledger, "/Users", "u2")
+    ledger.observe("DELETE", "/Users/u1", answer(204), "delete")
+    assert [entry.id for entry in ledger.pending()] == ["u2"]
+
+
+def test_a_failed_delete_does_not_forget_the_resource():
+    ledger = Ledger()
+    created(ledger, "/Users", "u1")
+    ledger.observe("DELETE", "/Users/u1", answer(403), "delete")
+    assert [entry.id for entry in ledger.pending()] == ["u1"]
+
+
+def test_a_delete_of_another_collections_resource_with_the_same_id_forgets_nothing():
+    ledger = Ledger()
+    created(ledger, "/Users", "same")
+    ledger.observe("DELETE", "/Groups/same", answer(204), "delete")
+    assert [entry.path for entry in ledger.pending()] == ["/Users/same"]
+
+
+def test_pending_lists_the_newest_creation_first():
+    ledger = Ledger()
+    created(ledger, "/Users", "u1")
+    created(ledger, "/Groups", "g1")
+    created(ledger, "/Users", "u2")
+    assert [entry.path for entry in ledger.pending()] == ["/Users/u2", "/Groups/g1", "/Users/u1"]
+
+
+def test_pending_does_not_change_the_ledger():
+    ledger = Ledger()
+    created(ledger, "/Users", "u1")
+    ledger.pending().clear()
+    assert len(ledger.pending()) == 1

@@ -1,0 +1,915 @@
+"""Every problem in a scenario, shared-steps or profile file is reported as `path:line: message`.
+
+Each test writes one broken file into a throw-away tree shaped like a project
+(`scenarios/`, `scenarios/shared/`, `profiles/idp/`) and asserts on the exact `path:line:`
+prefix of the reported problem: the line is the one a user has to edit.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conformance.errors import ScenarioFileError
+from conformance.profiles import IdpProfile, load_idp_profiles, load_target_profile
+from conformance.scenario.loader import (
+    SCENARIO_SUFFIX,
+    load_scenario,
+    load_shared_steps,
+    shared_step_files,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def write(path: Path, text: str) -> Path:
+    """Write `text` (dedented, leading newline dropped) so line 1 is its first line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def messages(exc: pytest.ExceptionInfo[ScenarioFileError]) -> list[str]:
+    return [str(problem) for problem in exc.value.problems]
+
+
+def reported_at(exc: pytest.ExceptionInfo[ScenarioFileError], path: Path, line: int) -> list[str]:
+    """The reported problems that start with exactly `path:line: `."""
+    prefix = f"{path}:{line}: "
+    return [m for m in messages(exc) if m.startswith(prefix)]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project tree: the shipped IdP profiles and shared steps, and an empty scenario folder."""
+    (tmp_path / "profiles" / "idp").mkdir(parents=True)
+    for profile in sorted((REPO / "profiles" / "idp").glob("*.yaml")):
+        shutil.copy(profile, tmp_path / "profiles" / "idp" / profile.name)
+    (tmp_path / "scenarios" / "shared").mkdir(parents=True)
+    shutil.copy(REPO / "scenarios" / "shared" / "users.steps.yaml",
+                tmp_path / "scenarios" / "shared" / "users.steps.yaml")
+    return tmp_path
+
+
+@pytest.fixture
+def idps(project: Path) -> dict[str, IdpProfile]:
+    return load_idp_profiles(project / "profiles")
+
+
+def scenario_file(project: Path, text: str) -> Path:
+    return write(project / "scenarios" / "okta" / f"broken{SCENARIO_SUFFIX}", text)
+
+
+def load_broken(path: Path, idps: dict[str, IdpProfile]) -> pytest.ExceptionInfo[ScenarioFileError]:
+    with pytest.raises(ScenarioFileError) as exc:
+        load_scenario(path, idps)
+    return exc
+
+
+# --- YAML itself ---------------------------------------------------------------------------
+
+def test_bad_yaml_syntax_is_reported_at_the_offending_line(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a: b
+            request: {method: GET, path: /Users}
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:5: invalid YAML")
+    assert "mapping values are not allowed here" in problem
+
+
+def test_bad_indentation_is_reported_at_the_offending_line(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+             request: {method: GET, path: /Users}
+    """)
+    exc = load_broken(path, idps)
+    assert len(reported_at(exc, path, 6)) == 1
+    assert "invalid YAML" in messages(exc)[0]
+
+
+def test_an_empty_file_is_reported_at_line_1(project, idps):
+    path = scenario_file(project, "")
+    exc = load_broken(path, idps)
+    assert messages(exc) == [f"{path}:1: file is empty"]
+
+
+def test_a_duplicate_top_level_key_is_reported_at_its_second_occurrence(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        title: again
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+    """)
+    exc = load_broken(path, idps)
+    assert messages(exc) == [f"{path}:4: duplicate key 'title'"]
+
+
+def test_a_duplicate_key_inside_a_step_is_reported_at_its_second_occurrence(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+            expect: {status: 200}
+            expect: {status: 201}
+    """)
+    exc = load_broken(path, idps)
+    assert messages(exc) == [f"{path}:8: duplicate key 'expect'"]
+
+
+# --- schema: keys and types ----------------------------------------------------------------
+
+def test_an_unknown_top_level_key_is_reported_at_its_line_and_lists_the_allowed_keys(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        colour: red
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+    """)
+    exc = load_broken(path, idps)
+    [problem] = reported_at(exc, path, 4)
+    assert "unknown key 'colour'" in problem
+    assert "allowed: description, id, idps" in problem
+
+
+def test_an_unknown_key_inside_a_request_step_is_reported_at_its_line(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+            expct: {status: 200}
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:7: unknown key 'expct'")
+    assert "allowed: capture, expect, name, ref, request, vars" in problem
+
+
+def test_an_unknown_key_in_a_later_step_is_reported_at_its_own_line(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+          - name: b
+            request: {method: GET, path: /Groups}
+            retries: 3
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:9: unknown key 'retries'")
+
+
+def test_an_unknown_key_inside_a_steps_request_is_reported_at_its_line(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+            request:
+              method: GET
+              path: /Users
+              bdy: {}
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:9: unknown key 'bdy'")
+
+
+def test_an_unknown_key_inside_a_use_step_is_reported_at_its_line(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        vars:
+          user: ${fake.user()}
+        steps:
+          - use: create-user
+            wth: {user: "${user}"}
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:8: unknown key 'wth'")
+
+
+def test_a_wrong_type_is_reported_at_the_line_of_the_key(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: okta
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+    """)
+    exc = load_broken(path, idps)
+    assert messages(exc) == [f"{path}:3: idps: 'okta' is not of type 'array'"]
+
+
+def test_a_value_not_matching_its_pattern_is_reported_at_the_line_of_the_key(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        tags: [Not A Tag]
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:4: tags/0: 'Not A Tag' does not match")
+
+
+def test_a_wrong_value_inside_a_steps_request_is_reported_at_its_line(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+            request:
+              method: FETCH
+              path: /Users
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:7: ")
+    assert "'FETCH' is not one of" in problem
+
+
+def test_a_wrong_type_for_a_steps_expect_is_reported_as_a_type_error(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+            expect: 5
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:7: ")
+    assert "is not of type 'object'" in problem
+
+
+def test_a_missing_required_top_level_key_is_reported_at_the_mapping_that_lacks_it(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        idps: [okta]
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+    """)
+    exc = load_broken(path, idps)
+    assert messages(exc) == [f"{path}:1: 'title' is a required property"]
+
+
+def test_a_step_without_a_request_is_reported_at_the_line_of_the_step(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+          - name: b
+            expect: {status: 200}
+    """)
+    exc = load_broken(path, idps)
+    assert messages(exc) == [f"{path}:7: steps/1: 'request' is a required property"]
+
+
+# --- checks under `expect` -----------------------------------------------------------------
+
+def test_an_unknown_check_name_is_reported_at_its_line_and_lists_the_known_checks(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+            expect:
+              status: 200
+              stauts: 200
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:9: unknown check 'stauts'")
+    assert "known: empty_body, headers, json, schema, scimType, status" in problem
+
+
+def test_a_wrong_check_argument_is_reported_at_the_line_of_the_check(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+            expect:
+              schema: User
+              status: "abc"
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:9: check 'status': ")
+    assert "'abc'" in problem
+
+
+def test_an_unknown_rfc_schema_name_is_reported_as_a_wrong_check_argument(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+            expect:
+              schema: Person
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:8: check 'schema': 'Person' is not one of")
+
+
+# --- shared sequences ----------------------------------------------------------------------
+
+def test_an_unknown_shared_sequence_is_reported_at_its_use_line_and_lists_the_known_ones(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        vars:
+          user: ${fake.user()}
+        steps:
+          - use: lookup-user-absent
+          - use: create-usr
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:8: unknown shared sequence 'create-usr'")
+    assert "known: create-user, get-user, lookup-user-absent" in problem
+
+
+def test_a_shared_sequences_param_not_provided_is_reported_at_the_use_line(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        vars:
+          user: ${fake.user()}
+        steps:
+          - use: lookup-user-absent
+          - use: get-user
+    """)
+    exc = load_broken(path, idps)
+    [problem] = reported_at(exc, path, 8)
+    assert "shared sequence 'get-user' needs 'user_id'" in problem
+    assert "with:" in problem
+
+
+def test_a_param_passed_with_with_satisfies_a_shared_sequence(project, idps):
+    path = scenario_file(project, """
+        id: fine
+        title: t
+        idps: [okta]
+        steps:
+          - use: lookup-user-absent
+            with:
+              user: ${fake.user()}
+    """)
+    scenario = load_scenario(path, idps)
+    assert [step.via for step in scenario.steps] == ["lookup-user-absent"]
+
+
+def test_a_problem_inside_a_shared_sequence_is_reported_in_the_steps_file(project, idps):
+    shared = write(project / "scenarios" / "shared" / "extra.steps.yaml", """
+        sequences:
+          list-users:
+            steps:
+              - name: list
+                request: {method: GET, path: /Users}
+                expect:
+                  stauts: 200
+    """)
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - use: list-users
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{shared}:7: unknown check 'stauts'")
+
+
+def test_an_unknown_key_in_a_shared_steps_file_is_reported_at_its_line(project):
+    shared = write(project / "scenarios" / "shared" / "extra.steps.yaml", """
+        sequences:
+          list-users:
+            steps:
+              - name: list
+                request: {method: GET, path: /Users}
+                expct: {status: 200}
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_shared_steps(shared_step_files(project / "scenarios" / "okta" / "x.scenario.yaml"))
+    [problem] = messages(exc)
+    assert problem.startswith(f"{shared}:6: unknown key 'expct'")
+
+
+def test_a_wrong_value_in_a_shared_steps_file_is_reported_at_its_line(project):
+    shared = write(project / "scenarios" / "shared" / "extra.steps.yaml", """
+        sequences:
+          list-users:
+            steps:
+              - name: list
+                request:
+                  method: FETCH
+                  path: /Users
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_shared_steps([shared])
+    [problem] = messages(exc)
+    assert problem.startswith(f"{shared}:6: sequences/list-users/steps/0/request/method: 'FETCH'")
+
+
+def test_a_sequence_defined_twice_names_both_files(project):
+    shared_dir = project / "scenarios" / "shared"
+    extra = write(shared_dir / "extra.steps.yaml", """
+        sequences:
+          create-user:
+            steps:
+              - name: again
+                request: {method: GET, path: /Users}
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_shared_steps(sorted(shared_dir.glob("*.steps.yaml")))
+    [problem] = messages(exc)
+    # Files load in sorted order: extra.steps.yaml first, so users.steps.yaml holds the repeat.
+    assert problem.startswith(f"{shared_dir / 'users.steps.yaml'}:15: sequence 'create-user'")
+    assert str(extra) in problem
+
+
+def test_bad_yaml_in_a_shared_steps_file_is_reported_at_its_line(project):
+    shared = write(project / "scenarios" / "shared" / "extra.steps.yaml", """
+        sequences:
+          list-users:
+            steps:
+          - name: list
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_shared_steps([shared])
+    [problem] = messages(exc)
+    assert problem.startswith(f"{shared}:4: invalid YAML")
+
+
+# --- IdPs and their request templates ------------------------------------------------------
+
+def test_an_unknown_idp_is_reported_at_its_item_line_and_lists_the_known_ones(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps:
+          - okta
+          - onelogin
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+    """)
+    exc = load_broken(path, idps)
+    assert messages(exc) == [f"{path}:5: unknown IdP profile 'onelogin' (known: entra, okta)"]
+
+
+def test_an_unknown_idp_request_template_is_reported_at_the_idp_key(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+            request:
+              idp: nope
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:7: IdP profile 'okta' has no request template 'nope'")
+    assert "it has: activate_user, create_user" in problem
+
+
+def test_an_idp_request_template_needing_an_undefined_name_names_the_profile_line(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+            request: {idp: get_user}
+    """)
+    exc = load_broken(path, idps)
+    okta = project / "profiles" / "idp" / "okta.yaml"
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:6: request template 'get_user' of IdP profile 'okta' ({okta}:44)")
+    assert "needs 'user_id'" in problem
+
+
+# --- templates -----------------------------------------------------------------------------
+
+def test_a_template_referencing_an_undefined_name_is_reported_at_its_request(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        vars:
+          user: ${fake.user()}
+        steps:
+          - name: a
+            request: {method: GET, path: /Users, query: {filter: 'userName eq "${usr.userName}"'}}
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:8: request: template references undefined name 'usr'")
+    assert "defined here: fake, idp, run_id, target, user" in problem
+
+
+def test_an_undefined_name_deep_in_a_block_request_is_reported_at_the_templates_line(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        vars:
+          user: ${fake.user()}
+        steps:
+          - name: a
+            request:
+              method: POST
+              path: /Users
+              body:
+                userName: ${usr.userName}
+    """)
+    exc = load_broken(path, idps)
+    assert len(reported_at(exc, path, 12)) == 1
+
+
+def test_a_capture_used_before_the_step_that_captures_it_is_an_undefined_name(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: read it
+            request: {method: GET, path: "/Users/${user_id}"}
+          - name: create it
+            request: {method: POST, path: /Users, body: {userName: u}}
+            capture: {user_id: body.id}
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:6: request: template references undefined name 'user_id'")
+
+
+def test_a_capture_is_defined_for_the_steps_after_it(project, idps):
+    path = scenario_file(project, """
+        id: fine
+        title: t
+        idps: [okta]
+        steps:
+          - name: create it
+            request: {method: POST, path: /Users, body: {userName: u}}
+            capture: {user_id: body.id}
+          - name: read it
+            request: {method: GET, path: "/Users/${user_id}"}
+    """)
+    assert len(load_scenario(path, idps).steps) == 2
+
+
+def test_an_undefined_name_in_a_check_argument_is_reported_at_the_check(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+            expect:
+              status: 200
+              json: {id: "${user_id}"}
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:9: expect.json: template references undefined name 'user_id'")
+
+
+def test_a_template_syntax_error_is_reported_at_its_request(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        vars:
+          user: ${fake.user()}
+        steps:
+          - name: a
+            request: {method: GET, path: "/Users/${user.}"}
+    """)
+    exc = load_broken(path, idps)
+    assert messages(exc) == [f"{path}:8: request: expected more in ${{user.}}"]
+
+
+def test_a_template_syntax_error_in_scenario_vars_is_reported_at_the_var(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        vars:
+          user: ${fake.user()}
+          name: ${user[}
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:6: vars.name: ")
+
+
+def test_an_unknown_function_is_reported_and_the_known_ones_listed(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+            request: {method: GET, path: "/Users/${nope()}"}
+    """)
+    exc = load_broken(path, idps)
+    assert messages(exc) == [
+        f"{path}:6: request: unknown function nope(); known: fake.group, fake.user, lower, upper, uuid"
+    ]
+
+
+def test_a_capture_not_starting_with_body_headers_or_status_is_reported_at_the_capture(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+            request: {method: POST, path: /Users, body: {userName: u}}
+            capture:
+              user_id: user.id
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:8: capture 'user_id': 'user.id' must start with one of "
+                              "body, headers, status")
+
+
+def test_a_capture_that_is_a_function_call_is_reported_at_the_capture(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: a
+            request: {method: POST, path: /Users, body: {userName: u}}
+            capture:
+              user_id: uuid()
+    """)
+    exc = load_broken(path, idps)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:8: capture 'user_id': ")
+
+
+# --- several problems ----------------------------------------------------------------------
+
+def test_several_static_problems_in_one_file_are_all_reported_in_line_order(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta, onelogin]
+        steps:
+          - name: a
+            request: {method: GET, path: "/Users/${nobody}"}
+            expect:
+              stauts: 200
+          - use: nope
+          - name: c
+            request: {idp: nope}
+            capture: {x: user.id}
+    """)
+    exc = load_broken(path, idps)
+    assert [m.split(": ", 1)[0] for m in messages(exc)] == [
+        f"{path}:3", f"{path}:6", f"{path}:8", f"{path}:9", f"{path}:11", f"{path}:12",
+    ]
+
+
+def test_several_schema_problems_in_one_file_are_all_reported(project, idps):
+    path = scenario_file(project, """
+        id: Broken Id
+        title: t
+        idps: [okta]
+        colour: red
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+            expct: {status: 200}
+    """)
+    exc = load_broken(path, idps)
+    assert len(reported_at(exc, path, 1)) == 1
+    assert len(reported_at(exc, path, 4)) == 1
+    assert len(reported_at(exc, path, 8)) == 1
+    assert len(messages(exc)) == 3
+
+
+def test_two_unknown_keys_in_one_mapping_are_both_reported(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        colour: red
+        shape: round
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+    """)
+    exc = load_broken(path, idps)
+    assert len(reported_at(exc, path, 4)) == 1
+    assert len(reported_at(exc, path, 5)) == 1
+
+
+# --- profiles ------------------------------------------------------------------------------
+
+def test_a_target_profile_with_a_token_says_tokens_are_never_stored_in_files(tmp_path):
+    path = write(tmp_path / "profiles" / "targets" / "mine.yaml", """
+        id: mine
+        base_url: https://scim.example.com/scim/v2
+        auth:
+          type: bearer
+          token: s3cr3t-value
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_target_profile(path)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:5: tokens are never stored in files")
+    assert "s3cr3t-value" not in problem
+
+
+def test_a_target_profile_with_a_flow_style_token_is_refused_at_the_auth_line(tmp_path):
+    path = write(tmp_path / "profiles" / "targets" / "mine.yaml", """
+        id: mine
+        base_url: https://scim.example.com/scim/v2
+        auth: {type: bearer, token: s3cr3t-value}
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_target_profile(path)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:3: tokens are never stored in files")
+
+
+def test_a_target_profile_without_a_base_url_or_embedded_is_refused(tmp_path):
+    path = write(tmp_path / "mine.yaml", """
+        id: mine
+        name: no url
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_target_profile(path)
+    assert messages(exc) == [f"{path}:1: a target needs base_url (or embedded: true)"]
+
+
+def test_a_target_profile_with_an_unknown_capability_is_reported_at_capabilities(tmp_path):
+    path = write(tmp_path / "mine.yaml", """
+        id: mine
+        base_url: https://scim.example.com/scim/v2
+        capabilities:
+          teleport: true
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_target_profile(path)
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:3: capabilities: 'teleport' is not one of")
+
+
+def test_an_idp_profile_whose_id_does_not_match_its_file_name_is_reported_at_id(tmp_path):
+    path = write(tmp_path / "profiles" / "idp" / "mine.yaml", """
+        # A comment first, so the id is not on line 1.
+        id: other
+        name: Mine
+        headers: {}
+        requests: {}
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_idp_profiles(tmp_path / "profiles")
+    assert messages(exc) == [f"{path}:2: id 'other' must match the file name 'mine.yaml'"]
+
+
+def test_an_idp_profile_with_an_unknown_key_is_reported_at_its_line(tmp_path):
+    path = write(tmp_path / "profiles" / "idp" / "mine.yaml", """
+        id: mine
+        name: Mine
+        headers: {}
+        colour: red
+        requests: {}
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_idp_profiles(tmp_path / "profiles")
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:4: unknown key 'colour'")
+
+
+def test_an_idp_request_template_with_a_syntax_error_is_reported_at_the_template(tmp_path):
+    path = write(tmp_path / "profiles" / "idp" / "mine.yaml", """
+        id: mine
+        name: Mine
+        headers: {}
+        requests:
+          get_user: {method: GET, path: "/Users/${user.}"}
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_idp_profiles(tmp_path / "profiles")
+    assert messages(exc) == [f"{path}:5: requests.get_user: expected more in ${{user.}}"]
+
+
+def test_an_idp_request_template_with_an_unknown_function_is_reported_at_the_template(tmp_path):
+    path = write(tmp_path / "profiles" / "idp" / "mine.yaml", """
+        id: mine
+        name: Mine
+        headers: {}
+        requests:
+          lookup: {method: GET, path: /Users}
+          get_user: {method: GET, path: "/Users/${nope()}"}
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_idp_profiles(tmp_path / "profiles")
+    [problem] = messages(exc)
+    assert problem.startswith(f"{path}:6: requests.get_user: unknown function nope()")
+
+
+def test_problems_of_several_idp_profiles_are_all_reported(project):
+    idp_dir = project / "profiles" / "idp"
+    first = write(idp_dir / "aaa.yaml", "id: bbb\nname: A\nheaders: {}\nrequests: {}\n")
+    second = write(idp_dir / "zzz.yaml", "id: zzz\nname: Z\nheaders: {}\nrequests: {}\nfoo: 1\n")
+    with pytest.raises(ScenarioFileError) as exc:
+        load_idp_profiles(project / "profiles")
+    assert [m.split(": ", 1)[0] for m in messages(exc)] == [f"{first}:1", f"{second}:5"]
+
+
+# --- the shipped files ---------------------------------------------------------------------
+
+def test_the_shipped_idp_profiles_load_without_problems():
+    assert set(load_idp_profiles(REPO / "profiles")) == {"entra", "okta"}
+
+
+def test_the_shipped_shared_steps_load_without_problems():
+    shared = load_shared_steps(sorted((REPO / "scenarios" / "shared").glob("*.steps.yaml")))
+    assert {"lookup-user-absent", "create-user", "get-user"} <= set(shared)
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((REPO / "profiles" / "targets").glob("*.yaml")),
+    ids=lambda p: p.name,
+)
+def test_a_shipped_target_profile_loads_without_problems(path):
+    assert load_target_profile(path).id == path.stem
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((REPO / "scenarios").rglob(f"*{SCENARIO_SUFFIX}")),
+    ids=lambda p: str(p.relative_to(REPO / "scenarios")),
+)
+def test_a_shipped_scenario_loads_without_problems(path):
+    scenario = load_scenario(path, load_idp_profiles(REPO / "profiles"))
+    assert scenario.steps
