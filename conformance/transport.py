@@ -119,9 +119,9 @@ class Transport:
                 response = self._client.request(method, url, headers=merged, content=content)
             except httpx.TimeoutException as exc:
                 return self._log(Exchange(sent, None, f"timed out ({type(exc).__name__}) after "
-                                          f"{time.perf_counter() - started:.1f}s"))
+                                          f"{time.perf_counter() - started:.1f}s; {_HINTS['timeout']}"))
             except httpx.HTTPError as exc:
-                return self._log(Exchange(sent, None, f"{type(exc).__name__}: {exc}"))
+                return self._log(Exchange(sent, None, f"{type(exc).__name__}: {exc}{_hint(exc)}"))
             elapsed = (time.perf_counter() - started) * 1000
             if response.status_code == 429 and attempt < MAX_429_RETRIES:
                 # Okta and Entra back off on 429; so do we, within a bound.
@@ -141,6 +141,23 @@ class Transport:
         outcome = exchange.error or (f"{received.status} in {received.elapsed_ms:.0f} ms" if received else "")
         log.info("%s %s -> %s", exchange.sent.method, exchange.sent.url, outcome)
         return exchange
+
+
+_HINTS = {
+    "timeout": "raise timeouts.read in the target profile if the server is just slow (Okta waits 60 s)",
+    "tls": "the certificate did not verify: set tls.ca_bundle in the target profile for a private CA "
+           "(tls.verify: false turns verification off)",
+    "connect": "is the server running, and are the host, port and scheme of the base URL right?",
+}
+
+
+def _hint(exc: httpx.HTTPError) -> str:
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text:
+        return f" ({_HINTS['tls']})"
+    if isinstance(exc, httpx.ConnectError):
+        return f" ({_HINTS['connect']})"
+    return ""
 
 
 def _retry_after(value: str | None, attempt: int) -> float:

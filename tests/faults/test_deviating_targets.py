@@ -118,3 +118,28 @@ def test_a_wrong_token_fails_with_the_401_shown(scim_server: EmbeddedServer, tmp
     assert result.code == 1
     assert "expected status 200, got 401" in result.output
     assert "not-the-right-token" not in result.output
+
+
+def test_tls_verification_is_on_by_default_and_a_self_signed_target_fails_with_the_fix_named(tmp_path: Path):
+    import http.server
+    import ssl
+    import subprocess
+    import threading
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = run_scenarios(f"https://127.0.0.1:{server.server_address[1]}/v2", tmp_path / "r", paths=(OKTA,))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.code == 1
+    assert "CERTIFICATE_VERIFY_FAILED" in result.output
+    assert "set tls.ca_bundle in the target profile" in result.output
