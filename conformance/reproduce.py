@@ -20,20 +20,21 @@ def _clip(text: str) -> str:
     return text[:MAX_BODY_CHARS] + f"\n... ({len(text) - MAX_BODY_CHARS} more characters)"
 
 
-def format_sent(sent: Sent, redactor: Redactor) -> str:
-    lines = [f"{sent.method} {redactor.text(sent.url)}"]
-    lines += [f"{name}: {value}" for name, value in redactor.headers(sent.headers)]
-    if sent.body:
-        lines += ["", _clip(redactor.body(sent.body))]
+def _format(first_line: str, headers: tuple[tuple[str, str], ...], body: bytes | str | None,
+            redactor: Redactor) -> str:
+    lines = [first_line, *(f"{name}: {value}" for name, value in redactor.headers(headers))]
+    if body:
+        lines += ["", _clip(redactor.body(body))]
     return "\n".join(lines)
+
+
+def format_sent(sent: Sent, redactor: Redactor) -> str:
+    return _format(f"{sent.method} {redactor.text(sent.url)}", sent.headers, sent.body, redactor)
 
 
 def format_received(received: Received, redactor: Redactor) -> str:
-    lines = [f"HTTP {received.status} {received.reason} ({received.elapsed_ms:.0f} ms)"]
-    lines += [f"{name}: {value}" for name, value in redactor.headers(received.headers)]
-    if received.text:
-        lines += ["", _clip(redactor.body(received.text))]
-    return "\n".join(lines)
+    first = f"HTTP {received.status} {received.reason} ({received.elapsed_ms:.0f} ms)"
+    return _format(first, received.headers, received.text, redactor)
 
 
 def curl_line(exchange: Exchange, redactor: Redactor, token_env: str = "SCIM_TOKEN") -> str:

@@ -6,7 +6,6 @@ Runs against a real scim2-server (the embedded target), behind the proxy.
 from __future__ import annotations
 
 import json
-import secrets
 import socket
 import time
 import uuid
@@ -16,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance.embedded import EmbeddedServer, start_embedded, stop_embedded
+from conformance.embedded import EmbeddedServer
 from tests.support.deviating_proxy import (
     CATALOGUE,
     DeviatingProxy,
@@ -24,10 +23,11 @@ from tests.support.deviating_proxy import (
     ProxyRequest,
     ProxyResponse,
 )
+from tests.support.runs import DISTINCTIVE_TOKEN
 
 pytestmark = pytest.mark.timeout(90)
 
-TOKEN = "tok-" + secrets.token_urlsafe(16)
+TOKEN = DISTINCTIVE_TOKEN
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -35,16 +35,13 @@ ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[EmbeddedServer]:
-    server = start_embedded(TOKEN)
-    try:
-        yield server
-    finally:
-        stop_embedded(server)
+@pytest.fixture
+def upstream(scim_server: EmbeddedServer) -> EmbeddedServer:
+    """The session's embedded scim2-server (tests/conftest.py)."""
+    return scim_server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def client() -> Iterator[httpx.Client]:
     with httpx.Client(
         trust_env=False,
