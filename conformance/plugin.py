@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from _pytest._code.code import ReprFileLocation, TerminalRepr
 
-from conformance.errors import HarnessError, ScenarioFileError, TargetDeviation
+from conformance.errors import HarnessError, Problem, ScenarioFileError, TargetDeviation
 from conformance.fakedata import RunData, new_run_id
 from conformance.paths import find_profiles_dir
 from conformance.profiles import (
@@ -66,6 +66,7 @@ class Session:
     target: TargetProfile | None
     idp_filter: set[str]
     run_data: RunData
+    scenario_ids: dict[str, Path] = field(default_factory=dict)
     _idps: dict[str, IdpProfile] | None = None
     _transport: Transport | None = None
     _server: Any = None
@@ -178,7 +179,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     target = session.target
     where = "embedded scim2-server on 127.0.0.1" if target.embedded else redactor.text(target.base_url or "")
-    return [f"scim-conformance: target {where} (profile {target.id}), run id {session.run_data.run_id}"]
+    lines = [f"scim-conformance: target {where} (profile {target.id}), run id {session.run_data.run_id}"]
+    if not target.embedded and target.auth_type == "bearer" and target.token() is None:
+        lines.append(f"scim-conformance: warning: ${target.token_env} is not set: "
+                     "requests go without an Authorization header")
+    return lines
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -213,6 +218,10 @@ class ScenarioFile(pytest.File):
     def collect(self) -> list[pytest.Item]:
         session = _session(self.config)
         scenario = load_scenario(self.path, session.idps())
+        first = session.scenario_ids.setdefault(scenario.id, self.path)
+        if first != self.path:
+            raise ScenarioFileError([Problem(self.path, scenario.line,
+                                             f"scenario id {scenario.id!r} is already used by {first}")])
         items: list[pytest.Item] = []
         for idp_id in scenario.idps:
             if session.idp_filter and idp_id not in session.idp_filter:

@@ -85,6 +85,13 @@ class TargetProfile:
         return [c for c in required if c not in self.capabilities]
 
 
+# The embedded scim2-server when no profiles/targets/embedded.yaml says otherwise.
+EMBEDDED_TARGET = TargetProfile(
+    id="embedded", name="scim2-server (embedded)", base_url=None, embedded=True,
+    capabilities=frozenset(CAPABILITIES) - {"links_by_email"},
+)
+
+
 def request_from_mapping(data: dict[str, Any]) -> Request:
     return Request(
         idp=data.get("idp"),
@@ -198,6 +205,8 @@ def resolve_target(spec: str, profiles_dir: Path | None) -> TargetProfile:
             raise HarnessError(f"--scim-target {spec!r} is not a URL with a host")
         return TargetProfile(id="url", name=spec, base_url=spec)
     candidate = Path(spec)
+    if spec == "embedded" and not (profiles_dir and (profiles_dir / "targets" / "embedded.yaml").is_file()):
+        return EMBEDDED_TARGET
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
         return load_target_profile(candidate)
     if profiles_dir is not None:

@@ -23,7 +23,8 @@ SENSITIVE_HEADERS = frozenset({
 })
 _SENSITIVE_KEY = re.compile(r"password|secret|token|api[_-]?key|credential", re.IGNORECASE)
 # Anything that looks like a credential after an auth scheme, even if we never saw its value.
-_AUTH_VALUE = re.compile(r"\b(Bearer|Basic|Token|SSWS)\s+[A-Za-z0-9._~+/=:-]{4,}", re.IGNORECASE)
+# A credential is a token68 (RFC 9110 §11.2); `realm="SCIM"` (an auth-param) is not one.
+_AUTH_VALUE = re.compile(r"\b(Bearer|Basic|Token|SSWS)\s+(?>[A-Za-z0-9._~+/-]{4,}=*)(?![\"=\w])", re.IGNORECASE)
 
 
 class Redactor:

@@ -219,6 +219,8 @@ class Runner:
     def _remove(self, entry: LedgerEntry) -> str | None:
         headers = {**self.idp.headers}
         is_user = entry.collection.lower().endswith("/users")
+        if entry.collection.lower().endswith("/groups") and "delete_groups" not in self.target.capabilities:
+            return f"{entry.path}: left in place (the target profile says groups cannot be deleted)"
         if is_user and "delete_users" not in self.target.capabilities:
             # The target cannot delete users (e.g. Grafana): deactivate, as the IdP would.
             if "patch" not in self.target.capabilities:

@@ -278,7 +278,11 @@ def _evaluate(expr: Expr, scope: Mapping[str, Any]) -> Any:
     function = FUNCTIONS.get(expr.function)
     if function is None:
         raise TemplateError(f"unknown function {expr.function}()")
-    return function(scope, *(_evaluate(arg, scope) for arg in expr.args))
+    args = [_evaluate(arg, scope) for arg in expr.args]
+    try:
+        return function(scope, *args)
+    except TypeError:
+        raise TemplateError(f"{expr.function}() does not take {len(args)} argument(s)") from None
 
 
 def _as_text(value: Any) -> str:
@@ -295,7 +299,13 @@ def render(value: Any, scope: Mapping[str, Any]) -> Any:
             return _evaluate(parts[0], scope)
         return "".join(p if isinstance(p, str) else _as_text(_evaluate(p, scope)) for p in parts)
     if isinstance(value, Mapping):
-        return {render(k, scope): render(v, scope) for k, v in value.items()}
+        rendered = {}
+        for key, item in value.items():
+            new_key = render(key, scope)
+            if not isinstance(new_key, str | int | float | bool):
+                raise TemplateError(f"key {key!r} renders to a {type(new_key).__name__}, not a string")
+            rendered[new_key] = render(item, scope)
+        return rendered
     if isinstance(value, list | tuple):
         return [render(item, scope) for item in value]
     return value

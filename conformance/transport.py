@@ -35,7 +35,10 @@ def join_url(base_url: str, path: str, query: Mapping[str, Any] | None = None) -
     rel = rel if rel.startswith("/") else f"/{rel}"
     pieces = [q for q in (parts.query, own_query) if q]
     if query:
-        pieces.append(urlencode({k: _query_value(v) for k, v in query.items()}, quote_via=quote, safe=""))
+        # A null value leaves the parameter out, as a null header leaves the header out.
+        kept = {k: _query_value(v) for k, v in query.items() if v is not None}
+        if kept:
+            pieces.append(urlencode(kept, quote_via=quote, safe=""))
     url = f"{parts.scheme}://{parts.netloc}{base_path}{rel}"
     return f"{url}?{'&'.join(pieces)}" if pieces else url
 

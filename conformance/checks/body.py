@@ -54,6 +54,8 @@ def _mismatch(expected: Any, actual: Any, where: str) -> str | None:
     if isinstance(expected, list):
         if not isinstance(actual, list):
             return f"{where}: expected an array, got {json.dumps(actual)[:80]}"
+        if not expected and actual:
+            return f"{where}: expected an empty array, got {len(actual)} item(s)"
         # Multi-valued SCIM attributes have no defined order: every expected item must match
         # some actual item.
         for i, want in enumerate(expected):
@@ -67,7 +69,7 @@ def _mismatch(expected: Any, actual: Any, where: str) -> str | None:
 
 @check("json", {"type": "object"})
 def json_subset(expected: Any, exchange: Exchange) -> None:
-    """The JSON body contains these keys and values (nested objects and array items too)."""
+    """The JSON body contains these keys and values (nested objects, array items; [] = empty)."""
     actual = _body(exchange)
     problem = _mismatch(expected, actual, "$")
     if problem:

@@ -7,11 +7,15 @@ from typing import Any
 from conformance.checks.registry import CheckFailed, check
 from conformance.exchange import Exchange
 
+_MEDIA_TYPE_HEADERS = frozenset({"content-type", "accept"})
 
-def _normalise(value: str) -> str:
+
+def _same(name: str, actual: str, want: str) -> bool:
     # Media types compare without parameters and case: "application/scim+json; charset=utf-8"
-    # satisfies an expectation of "application/scim+json".
-    return value.split(";")[0].strip().lower()
+    # satisfies an expectation of "application/scim+json". Other values (ETags) compare exactly.
+    if name.lower() in _MEDIA_TYPE_HEADERS:
+        return actual.split(";")[0].strip().lower() == want.split(";")[0].strip().lower()
+    return actual.strip() == want.strip()
 
 
 @check(
@@ -30,7 +34,7 @@ def headers(expected: Any, exchange: Exchange) -> None:
         if isinstance(want, str):
             if actual is None:
                 raise CheckFailed(f"expected header {name}: {want}; it is missing", expected=want)
-            if _normalise(actual) != _normalise(want):
+            if not _same(name, actual, want):
                 raise CheckFailed(
                     f"expected header {name}: {want}, got {actual!r}", expected=want, actual=actual
                 )

@@ -39,6 +39,11 @@ STEPS_SUFFIX = ".steps.yaml"
 BUILTIN_NAMES = frozenset({"run_id", "fake", "idp", "target"})
 # Names a capture expression may use: the parsed response body, its headers, its status.
 CAPTURE_NAMES = frozenset({"body", "headers", "status"})
+# Tags become pytest markers; these names already mean something to pytest or to this plugin.
+RESERVED_TAGS = frozenset({
+    "skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "timeout",
+    "must", "should", "may", "scim_scenario",
+})
 
 
 @dataclass(frozen=True)
@@ -180,6 +185,10 @@ def load_scenario(
     if shared is None:
         shared = load_shared_steps(shared_step_files(path))
     checker = _Checker(idps, data["idps"])
+    for i, tag in enumerate(data.get("tags", ())):
+        if tag in RESERVED_TAGS or tag.replace("_", "-") in idps or tag.startswith("allure_"):
+            checker.problems.append(document.source.problem(
+                ("tags", i), f"tag {tag!r} is reserved (it is a pytest marker, a level or an IdP)"))
     for i, idp_id in enumerate(data["idps"]):
         if idp_id not in idps:
             checker.problems.append(document.source.problem(

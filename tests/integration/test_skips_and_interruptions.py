@@ -59,3 +59,16 @@ def test_an_interrupted_run_removes_what_it_created(signum: int, tmp_path: Path)
         users = httpx.get(f"{server.base_url}/Users", headers={"Authorization": f"Bearer {DISTINCTIVE_TOKEN}"})
         assert users.json()["totalResults"] == 0, output
         assert any(r.method == "DELETE" for r in proxy.requests_seen), output
+
+
+def test_two_scenarios_with_the_same_id_are_a_collection_error_naming_both_files(tmp_path: Path):
+    folder = tmp_path / "scenarios" / "okta"
+    folder.mkdir(parents=True)
+    (tmp_path / "scenarios" / "shared").symlink_to(REPO / "scenarios" / "shared")
+    source = (REPO / "scenarios/okta/push-new-user.scenario.yaml").read_text()
+    (folder / "a.scenario.yaml").write_text(source)
+    (folder / "b.scenario.yaml").write_text(source)
+    result = run_scenarios("http://127.0.0.1:9/v2", tmp_path / "r", paths=(str(folder),))
+    assert result.code != 0
+    assert f"{folder / 'b.scenario.yaml'}:1: scenario id 'okta-push-new-user' is already used by " \
+           f"{folder / 'a.scenario.yaml'}" in result.output

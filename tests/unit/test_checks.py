@@ -275,3 +275,14 @@ def test_empty_body_false_fails_on_an_empty_body():
 
 def test_empty_body_false_passes_on_a_body():
     run("empty_body", False, answer(200, body={}))
+
+
+def test_json_empty_array_expects_an_empty_array():
+    run("json", {"roles": []}, answer(body={"roles": []}))
+    assert "expected an empty array, got 1 item(s)" in failure("json", {"roles": []}, answer(body={"roles": ["x"]}))
+
+
+def test_headers_compares_etags_exactly():
+    exchange = answer(body={}, headers=(("ETag", 'W/"1"'),))
+    run("headers", {"ETag": 'W/"1"'}, exchange)
+    assert "expected header ETag" in failure("headers", {"ETag": 'w/"1"'}, exchange)

@@ -913,3 +913,30 @@ def test_a_shipped_target_profile_loads_without_problems(path):
 def test_a_shipped_scenario_loads_without_problems(path):
     scenario = load_scenario(path, load_idp_profiles(REPO / "profiles"))
     assert scenario.steps
+
+
+def test_a_tag_that_is_a_pytest_marker_is_reported(project, idps):
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        tags: [users, skip]
+        steps:
+          - name: a
+            request: {method: GET, path: /Users}
+    """)
+    [problem] = messages(load_broken(path, idps))
+    assert problem == f"{path}:4: tag 'skip' is reserved (it is a pytest marker, a level or an IdP)"
+
+
+def test_an_idp_request_template_without_a_path_is_reported(tmp_path):
+    path = write(tmp_path / "profiles" / "idp" / "mine.yaml", """
+        id: mine
+        name: Mine
+        headers: {}
+        requests:
+          get_user: {method: GET}
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_idp_profiles(tmp_path / "profiles")
+    assert messages(exc) == [f"{path}:5: requests/get_user: 'path' is a required property"]

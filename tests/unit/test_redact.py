@@ -210,3 +210,12 @@ def test_join_url_merges_a_paths_own_query_with_the_base_urls_query():
     assert url.count("?") == 1
     assert url.startswith("https://h.example/scim/Users?")
     assert set(url.split("?", 1)[1].split("&")) == {"aadOptscim062020", "startIndex=1"}
+
+
+def test_an_auth_param_is_not_taken_for_a_credential():
+    assert Redactor().text('WWW-Authenticate: Bearer realm="SCIM"') == 'WWW-Authenticate: Bearer realm="SCIM"'
+
+
+def test_a_null_query_value_leaves_the_parameter_out():
+    assert join_url("https://h.example/scim", "/Users", {"filter": None, "count": 1}) == \
+        "https://h.example/scim/Users?count=1"

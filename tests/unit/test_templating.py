@@ -282,3 +282,8 @@ def test_fake_users_of_two_workers_of_one_run_do_not_share_user_names():
 
 def test_fake_user_names_of_a_worker_still_start_with_the_scimc_run_id_prefix():
     assert RunData("abc123", worker="1").user()["userName"].startswith("scimc-abc123-")
+
+
+def test_a_function_called_with_the_wrong_number_of_arguments_is_a_template_error():
+    with pytest.raises(TemplateError, match=r"lower\(\) does not take 2 argument"):
+        render("${lower('a', 'b')}", {})
