@@ -6,7 +6,6 @@ lines. They hold the real values; `conformance.redact` is applied before anythin
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,15 +34,6 @@ class Sent:
     def header(self, name: str) -> str | None:
         lowered = name.lower()
         return next((v for k, v in self.headers if k.lower() == lowered), None)
-
-    @property
-    def json(self) -> Any:
-        if not self.body:
-            return NOT_JSON
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return NOT_JSON
 
 
 @dataclass(frozen=True)

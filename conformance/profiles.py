@@ -9,7 +9,7 @@ in files: a profile names the environment variable that holds one.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,7 +73,6 @@ class TargetProfile:
     embedded: bool = False
     name: str = ""
     path: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def token(self) -> str | None:
         """The bearer token from the environment, or None when auth is off or it is unset."""

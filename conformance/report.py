@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import allure
 
@@ -51,7 +52,5 @@ class AllureReporter:
 
 
 def _path(url: str) -> str:
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
