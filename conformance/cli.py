@@ -98,8 +98,6 @@ def _pytest_args(args: argparse.Namespace, paths: list[str], reports: Path) -> l
         argv += ["-m", args.m]
     if args.verbose:
         argv.append("-v")
-    if getattr(args, "workers", None):
-        argv += ["-n", str(args.workers)]
     return argv + list(args.pytest_args or [])
 
 
@@ -160,13 +158,26 @@ def _files(paths: list[str], suffixes: tuple[str, ...]) -> list[Path]:
     return found
 
 
+def _lint_file(path: Path, idps: dict) -> bool:
+    """Load one file as what its name and folder say it is; False for a file this tool does not read."""
+    if path.name.endswith(SCENARIO_SUFFIX):
+        load_scenario(path, idps)
+    elif path.name.endswith(STEPS_SUFFIX):
+        load_shared_steps([path])
+    elif path.parent.name == "targets":
+        load_target_profile(path)
+    elif path.parent.name != "idp":  # IdP profiles are loaded together, before the other files
+        return False
+    return True
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     """Check scenario, shared-step and profile files; print `path:line: message` for each problem."""
     problems: list[Problem] = []
     try:
         profiles_dir = Path(args.profiles) if args.profiles else find_profiles_dir()
         paths = args.paths or [str(find_scenarios_dir()), str(profiles_dir)]
-        files = _files(paths, (SCENARIO_SUFFIX, STEPS_SUFFIX, ".yaml"))
+        files = _files(paths, (".yaml",))
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -177,19 +188,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
         problems += exc.problems
     checked = 0
     for path in files:
-        checked += 1
         try:
-            if path.name.endswith(SCENARIO_SUFFIX):
-                load_scenario(path, idps)
-            elif path.name.endswith(STEPS_SUFFIX):
-                load_shared_steps([path])
-            elif path.parent.name == "targets":
-                load_target_profile(path)
-            elif path.parent.name == "idp":
-                continue  # loaded above, with the others
-            else:
-                checked -= 1
+            checked += _lint_file(path, idps)
         except ScenarioFileError as exc:
+            checked += 1
             problems += exc.problems
     for problem in dict.fromkeys(problems):
         print(problem)

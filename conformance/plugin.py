@@ -61,7 +61,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 class Session:
     """State shared by all items of one pytest session (one xdist worker)."""
 
-    config: pytest.Config
     profiles_dir: Path | None
     target: TargetProfile | None
     idp_filter: set[str]
@@ -70,7 +69,6 @@ class Session:
     _idps: dict[str, IdpProfile] | None = None
     _transport: Transport | None = None
     _server: Any = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def idps(self) -> dict[str, IdpProfile]:
         if self._idps is None:
@@ -81,24 +79,23 @@ class Session:
 
     def transport(self) -> Transport:
         """The target's transport; starts the embedded server on first use."""
-        with self._lock:
-            if self._transport is not None:
-                return self._transport
-            if self.target is None:
-                raise HarnessError("no target: pass --scim-target URL|PROFILE|embedded")
-            target = self.target
-            token = target.token()
-            if target.embedded:
-                from conformance.embedded import start_embedded
-
-                # The embedded server always checks a token, so auth is exercised too.
-                token = token or secrets.token_urlsafe(24)
-                redactor.add_secret(token)
-                self._server = start_embedded(token)
-                target = with_base_url(target, self._server.base_url)
-                self.target = target
-            self._transport = Transport(target, token)
+        if self._transport is not None:
             return self._transport
+        if self.target is None:
+            raise HarnessError("no target: pass --scim-target URL|PROFILE|embedded")
+        target = self.target
+        token = target.token()
+        if target.embedded:
+            from conformance.embedded import start_embedded
+
+            # The embedded server always checks a token, so auth is exercised too.
+            token = token or secrets.token_urlsafe(24)
+            redactor.add_secret(token)
+            self._server = start_embedded(token)
+            target = with_base_url(target, self._server.base_url)
+            self.target = target
+        self._transport = Transport(target, token)
+        return self._transport
 
     def close(self) -> None:
         if self._transport is not None:
@@ -154,7 +151,6 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     idp_filter = {i.strip() for value in option("idp") for i in value.split(",") if i.strip()}
     config.stash[_SESSION] = Session(
-        config=config,
         profiles_dir=profiles_dir,
         target=target,
         idp_filter=idp_filter,

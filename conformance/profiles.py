@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from conformance.errors import HarnessError, Problem, ScenarioFileError
 from conformance.scenario.model import Request
-from conformance.scenario.validation import schema_problems
+from conformance.scenario.validation import schema_problems, validator
 from conformance.scenario.yamlsrc import YamlDocument, load_yaml, strings_with_pointers
 from conformance.templating import TemplateError, referenced_names
 
@@ -30,10 +30,8 @@ __all__ = [
     "resolve_target",
 ]
 
-CAPABILITIES = (
-    "users", "groups", "patch", "etag", "sort", "bulk", "filter", "delete_users",
-    "delete_groups", "enterprise_user", "links_by_email", "change_password",
-)
+# One list of capability names: the scenario schema's enum, which `requires:` is checked against.
+CAPABILITIES: tuple[str, ...] = tuple(validator("scenario").schema["$defs"]["capability"]["enum"])
 # What a bare URL target is assumed to support: the core every IdP needs. Anything optional
 # (etag, sort, bulk, ...) must be declared in a target profile.
 DEFAULT_CAPABILITIES = frozenset(

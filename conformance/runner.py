@@ -150,12 +150,8 @@ class Runner:
             body = self._render(request.body, scope, f"{where}: request.body") if request.has_body else None
             expect = {k: self._render(v, scope, f"{where}: expect.{k}") for k, v in step.expect.items()}
 
-            exchange = self.transport.send(
-                method, path, query=query, headers=headers, body=body,
-                has_body=request.has_body, auth=request.auth,
-            )
-            curl = curl_line(exchange, self.redactor, self.target.token_env)
-            self.reporter.exchange(exchange, curl)
+            exchange = self._send(method, path, query=query, headers=headers, body=body,
+                                  has_body=request.has_body, auth=request.auth)
             if exchange.received is None:
                 self._fail(StepFailure(scenario, self.idp, step, number,
                                        [f"no answer from the target: {exchange.error}"], exchange, expect),
@@ -174,6 +170,12 @@ class Runner:
             if reasons:
                 self._fail(StepFailure(scenario, self.idp, step, number, reasons, exchange, expect, actual))
             self._capture(scenario, step, number, exchange, scope, expect)
+
+    def _send(self, method: str, path: str, **request: Any) -> Exchange:
+        """Send through the transport and report the exchange with its curl line."""
+        exchange = self.transport.send(method, path, **request)
+        self.reporter.exchange(exchange, curl_line(exchange, self.redactor, self.target.token_env))
+        return exchange
 
     def _capture(
         self, scenario: Scenario, step: Step, number: int, exchange: Exchange,
@@ -228,10 +230,9 @@ class Runner:
             headers.update(self.idp.body_headers)
             body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                     "Operations": [{"op": "replace", "path": "active", "value": False}]}
-            exchange = self.transport.send("PATCH", entry.path, headers=headers, body=body, has_body=True)
+            exchange = self._send("PATCH", entry.path, headers=headers, body=body, has_body=True)
         else:
-            exchange = self.transport.send("DELETE", entry.path, headers=headers)
-        self.reporter.exchange(exchange, curl_line(exchange, self.redactor, self.target.token_env))
+            exchange = self._send("DELETE", entry.path, headers=headers)
         if exchange.received is None:
             return f"{exchange.sent.method} {entry.path}: {exchange.error}"
         if exchange.received.status == 404 or 200 <= exchange.received.status < 300:
