@@ -40,6 +40,8 @@ from pathlib import Path
 
 import httpx
 
+from conformance.redact import MASK
+
 __all__ = [
     "INSTALL_HINT",
     "EmbeddedServer",
@@ -61,7 +63,6 @@ _BANNER = "Serving SCIM on "  # printed (flushed) by scim2-server once its socke
 _BASE_PATH = "/v2"
 _PORT_ATTEMPTS = 3
 _LOG_TAIL_CHARS = 2000
-_REDACTED = "[REDACTED]"
 
 
 class EmbeddedServerUnavailable(RuntimeError):
@@ -82,7 +83,7 @@ class EmbeddedServer:
     log_path: Path | None = None  # the child's stdout+stderr; removed by stop_embedded
 
     def __repr__(self) -> str:  # the token stays out of reprs, tracebacks and logs
-        token = None if self.token is None else _REDACTED
+        token = None if self.token is None else MASK
         return (
             f"EmbeddedServer(base_url={self.base_url!r}, token={token!r}, "
             f"pid={self.process.pid}, log_path={self.log_path!r})"
@@ -187,7 +188,8 @@ def _read_log(path: Path) -> str:
 
 
 def _redact(text: str, token: str | None) -> str:
-    return text.replace(token, _REDACTED) if token else text
+    # Exact replacement of any length: Redactor skips secrets under 4 characters, a log tail must not.
+    return text.replace(token, MASK) if token else text
 
 
 def _log_tail(path: Path, token: str | None) -> str:
