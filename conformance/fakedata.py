@@ -11,6 +11,7 @@ import secrets
 import string
 import unicodedata
 import uuid as uuid_module
+from collections.abc import Callable
 from itertools import count
 from typing import Any
 
@@ -36,8 +37,17 @@ def _ascii_slug(text: str) -> str:
 class RunData:
     """Faker-backed generator for one run (one worker of one run, when runs are parallel)."""
 
-    def __init__(self, run_id: str, *, email_domain: str = "example.com", worker: str = "") -> None:
+    def __init__(
+        self,
+        run_id: str,
+        *,
+        email_domain: str = "example.com",
+        worker: str = "",
+        on_secret: Callable[[str], None] | None = None,
+    ) -> None:
         self.run_id = run_id
+        # Generated passwords are told to the redactor: they must not show in any report.
+        self._on_secret = on_secret
         self.email_domain = email_domain
         # The worker id keeps parallel workers of one run apart, after the run id so that
         # `userName sw "scimc-<run id>-"` still finds everything the run created.
@@ -48,14 +58,24 @@ class RunData:
     def uuid(self) -> str:
         return str(uuid_module.uuid4())
 
-    def user(self) -> dict[str, Any]:
-        """A person: names, a unique userName (an email address), ids and a password."""
+    def user(self, style: str = "plain") -> dict[str, Any]:
+        """A person: names, a unique userName (an email address), ids and a password.
+
+        style "tricky": the userName also holds what breaks naive filter parsers and URL
+        encoders: an apostrophe, a plus sign, a double quote and non-ASCII letters.
+        """
+        if style not in ("plain", "tricky"):
+            raise ValueError(f"fake.user(): style must be 'plain' or 'tricky', not {style!r}")
         n = next(self._counter)
         given, family = self._faker.first_name(), self._faker.last_name()
-        user_name = (
-            f"{USERNAME_PREFIX}-{self._tag}-{n}.{_ascii_slug(given)}.{_ascii_slug(family)}"
-            f"@{self.email_domain}"
-        )
+        local = f"{USERNAME_PREFIX}-{self._tag}-{n}.{_ascii_slug(given)}.{_ascii_slug(family)}"
+        if style == "tricky":
+            given, family = "Zoë", "O'Brien-Ærø"
+            local = f'{USERNAME_PREFIX}-{self._tag}-{n}.o\'brien+"zoë".ærø'
+        user_name = f"{local}@{self.email_domain}"
+        password = secrets.token_urlsafe(12) + "aA1!"
+        if self._on_secret is not None:
+            self._on_secret(password)
         return {
             "userName": user_name,
             "givenName": given,
@@ -66,7 +86,7 @@ class RunData:
             "externalId": str(uuid_module.uuid4()),
             # Okta sends its own user id (00u + 17 chars) as externalId.
             "oktaId": "00u" + "".join(secrets.choice(_ALNUM) for _ in range(17)),
-            "password": secrets.token_urlsafe(12) + "aA1!",
+            "password": password,
             "locale": "en-US",
             "department": self._faker.bs().split()[-1].title(),
             "employeeNumber": str(self._faker.random_number(digits=6, fix_len=True)),

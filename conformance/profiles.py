@@ -9,7 +9,7 @@ in files: a profile names the environment variable that holds one.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,6 +53,7 @@ class IdpProfile:
     request_names: dict[str, set[str]]  # template names each request template needs in scope
     description: str = ""
     refs: tuple[str, ...] = ()
+    reactions: dict[int, str] = field(default_factory=dict)  # status -> what the IdP does then
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class TargetProfile:
     embedded: bool = False
     name: str = ""
     path: Path | None = None
+    # scenario id or "id[idp]" -> why this server is known to fail it (reported as xfail)
+    expected_failures: dict[str, str] = field(default_factory=dict)
 
     def token(self) -> str | None:
         """The bearer token from the environment, or None when auth is off or it is unset."""
@@ -78,8 +81,9 @@ class TargetProfile:
             return None
         return os.environ.get(self.token_env) or None
 
-    def lacks(self, required: tuple[str, ...]) -> list[str]:
-        return [c for c in required if c not in self.capabilities]
+    def known_failure(self, scenario_id: str, idp_id: str) -> str | None:
+        """Why this target is known to fail the scenario for that IdP, if the profile says so."""
+        return self.expected_failures.get(f"{scenario_id}[{idp_id}]") or self.expected_failures.get(scenario_id)
 
 
 # The embedded scim2-server when no profiles/targets/embedded.yaml says otherwise.
@@ -137,6 +141,7 @@ def _load_idp(path: Path) -> IdpProfile:
         request_names=names,
         description=data.get("description", ""),
         refs=tuple(data.get("refs", ())),
+        reactions={int(code): text for code, text in data.get("reactions", {}).items()},
     )
 
 
@@ -187,6 +192,7 @@ def _target_from_document(document: YamlDocument) -> TargetProfile:
         email_domain=data.get("email_domain", "example.com"),
         embedded=bool(data.get("embedded", False)),
         path=document.source.path,
+        expected_failures=dict(data.get("expected_failures", {})),
     )
 
 

@@ -5,7 +5,7 @@ The language is deliberately small (no Python in YAML):
     ${name}                 a variable, a capture, or a built-in (run_id, fake, idp, target)
     ${user.userName}        attribute / key access
     ${resources[0].id}      index access (integers or quoted keys)
-    ${fake.user()}          call of a registered function (fake.user, fake.group, uuid, lower, upper)
+    ${fake.user()}          call of a registered function (see FUNCTIONS at the end)
     ${lower(user.userName)} arguments are expressions or 'quoted' / "quoted" strings or integers
     $${                     a literal "${"
 
@@ -283,6 +283,8 @@ def _evaluate(expr: Expr, scope: Mapping[str, Any]) -> Any:
         return function(scope, *args)
     except TypeError:
         raise TemplateError(f"{expr.function}() does not take {len(args)} argument(s)") from None
+    except ValueError as exc:
+        raise TemplateError(f"{expr.function}(): {exc}") from None
 
 
 def _as_text(value: Any) -> str:
@@ -319,12 +321,55 @@ def _needs(scope: Mapping[str, Any], name: str) -> Any:
     return scope[name]
 
 
+def _merge(base: Any, changes: Any) -> Any:
+    """`base` with `changes` applied: mappings merged key by key, anything else replaced."""
+    if isinstance(base, Mapping) and isinstance(changes, Mapping):
+        merged = dict(base)
+        for key, value in changes.items():
+            merged[key] = _merge(base[key], value) if key in base else value
+        return merged
+    return changes
+
+
+def _without(value: Any, *keys: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"the first argument must be a mapping, not {type(value).__name__}")
+    return {k: v for k, v in value.items() if k not in keys}
+
+
+def _members(ids: Any) -> list[dict[str, Any]]:
+    """Group member objects as Okta sends them: `{"value": id}`, no `type`."""
+    if not isinstance(ids, list | tuple):
+        raise ValueError(f"expects a list of ids, not {type(ids).__name__}")
+    return [{"value": i} for i in ids]
+
+
+def _batch(items: Any, size: Any, number: Any) -> list[Any]:
+    """The `number`-th (1-based) slice of `size` items: how an IdP splits a large change."""
+    if not isinstance(items, list | tuple) or not isinstance(size, int) or not isinstance(number, int):
+        raise ValueError("expects (list, size, number) with integers size and number")
+    if size < 1 or number < 1:
+        raise ValueError("size and number start at 1")
+    return list(items[(number - 1) * size:number * size])
+
+
+def _quote(text: Any) -> str:
+    """A SCIM filter string literal (RFC 7644 §3.4.2.2: a JSON string): quotes and backslashes escaped."""
+    return json.dumps(str(text), ensure_ascii=False)
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     # Every function receives the scope first: data generators live in the scope (`fake`),
     # so a run's uniqueness (run id, counters) is owned by the run, not by a global.
-    "fake.user": lambda scope: _needs(scope, "fake").user(),
+    "fake.user": lambda scope, *style: _needs(scope, "fake").user(*style),
     "fake.group": lambda scope: _needs(scope, "fake").group(),
     "uuid": lambda scope: _needs(scope, "fake").uuid(),
     "lower": lambda scope, text: str(text).lower(),
     "upper": lambda scope, text: str(text).upper(),
+    "quote": lambda scope, text: _quote(text),
+    "merge": lambda scope, base, changes: _merge(base, changes),
+    "without": lambda scope, value, *keys: _without(value, *keys),
+    "members": lambda scope, ids: _members(ids),
+    "batch": lambda scope, items, size, number: _batch(items, size, number),
+    "list": lambda scope, *values: list(values),
 }

@@ -3,7 +3,7 @@
 Importing this package registers every built-in check.
 """
 
-from conformance.checks import body, headers, status  # noqa: F401  (registers the checks)
+from conformance.checks import body, groups, headers, status  # noqa: F401  (registers the checks)
 from conformance.checks.registry import CHECKS, Check, CheckFailed, check
 
 __all__ = ["CHECKS", "Check", "CheckFailed", "check"]

@@ -10,7 +10,7 @@ from conformance.checks.registry import CheckFailed, check
 from conformance.exchange import NOT_JSON, Exchange
 
 
-def _body(exchange: Exchange) -> Any:
+def json_body(exchange: Exchange) -> Any:
     """The JSON body, or a CheckFailed that says what came instead (HTML, empty, garbage)."""
     received = exchange.received
     assert received is not None
@@ -65,7 +65,7 @@ def _mismatch(expected: Any, actual: Any, where: str) -> str | None:
 @check("json", {"type": "object"})
 def json_subset(expected: Any, exchange: Exchange) -> None:
     """The JSON body contains these keys and values (nested objects, array items; [] = empty)."""
-    actual = _body(exchange)
+    actual = json_body(exchange)
     problem = _mismatch(expected, actual, "$")
     if problem:
         raise CheckFailed(f"body does not match: {problem}", expected=expected, actual=actual)
@@ -74,7 +74,7 @@ def json_subset(expected: Any, exchange: Exchange) -> None:
 @check("schema", {"enum": rfc.schema_names()})
 def schema(expected: Any, exchange: Exchange) -> None:
     """The JSON body is a valid RFC 7643/7644 message of this kind (User, ListResponse, ...)."""
-    actual = _body(exchange)
+    actual = json_body(exchange)
     problems = rfc.validate(expected, actual)
     if problems:
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -88,7 +88,7 @@ def schema(expected: Any, exchange: Exchange) -> None:
 @check("scimType", {"type": "string"})
 def scim_type(expected: Any, exchange: Exchange) -> None:
     """The SCIM Error body has this scimType (uniqueness, invalidFilter, ...; RFC 7644 §3.12)."""
-    actual = _body(exchange)
+    actual = json_body(exchange)
     found = actual.get("scimType") if isinstance(actual, dict) else None
     if found != expected:
         raise CheckFailed(
@@ -105,3 +105,40 @@ def empty_body(expected: Any, exchange: Exchange) -> None:
         raise CheckFailed(f"expected an empty body, got {text[:80]!r}")
     if not expected and not text:
         raise CheckFailed("expected a body, got an empty one")
+
+
+@check("absent", {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}})
+def absent(expected: Any, exchange: Exchange) -> None:
+    """These attributes (dotted paths, case-insensitive as SCIM names are) are not in the body."""
+    actual = json_body(exchange)
+    found = [path for path in expected if _has_path(actual, path.split("."))]
+    if found:
+        raise CheckFailed(
+            f"body has {', '.join(repr(p) for p in found)}, which must not be returned",
+            expected={"absent": expected}, actual=found,
+        )
+
+
+def _has_path(value: Any, parts: list[str]) -> bool:
+    if not parts:
+        return True
+    if isinstance(value, list):
+        return any(_has_path(item, parts) for item in value)
+    if not isinstance(value, dict):
+        return False
+    for key, item in value.items():
+        if isinstance(key, str) and key.lower() == parts[0].lower() and _has_path(item, parts[1:]):
+            return True
+    return False
+
+
+@check("excludes", {"type": "array", "minItems": 1, "items": {"type": "string"}})
+def excludes(expected: Any, exchange: Exchange) -> None:
+    """None of these strings appears anywhere in the raw body (a password must never come back)."""
+    assert exchange.received is not None
+    text = exchange.received.text
+    found = [i for i, value in enumerate(expected) if isinstance(value, str) and value and value in text]
+    if found:
+        # The value itself may be a secret: say which one by position, not by content.
+        raise CheckFailed(f"body contains excluded value #{found[0] + 1} (of {len(expected)}), which must "
+                          "never be returned")

@@ -16,9 +16,10 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from conformance.checks import CHECKS
+from conformance.conditions import Condition, ConditionError, parse_condition
 from conformance.errors import Problem, ScenarioFileError
-from conformance.profiles import IdpProfile, request_from_mapping
-from conformance.scenario.model import Location, Scenario, Step
+from conformance.profiles import CAPABILITIES, IdpProfile, request_from_mapping
+from conformance.scenario.model import Location, Pagination, Scenario, Step
 from conformance.scenario.validation import schema_problems
 from conformance.scenario.yamlsrc import SourceMap, load_yaml, strings_with_pointers
 from conformance.templating import TemplateError, parse_template, referenced_names
@@ -123,6 +124,7 @@ class _Checker:
 
     def step(self, raw: dict[str, Any], scope: set[str], source: SourceMap, pointer: tuple) -> None:
         """Check one request step against the scope before it; then extend the scope."""
+        self.step_controls(raw, scope, source, pointer)
         for var_name, var_value in raw.get("vars", {}).items():
             self.names(var_value, scope, source, (*pointer, "vars", var_name), f"vars.{var_name}")
             scope.add(var_name)
@@ -155,20 +157,48 @@ class _Checker:
             if error is not None:
                 self.problems.append(source.problem(where, f"check {check_name!r}: {error.message}"))
             self.names(argument, scope, source, where, f"expect.{check_name}")
-        for capture_name, expression in raw.get("capture", {}).items():
-            where = (*pointer, "capture", capture_name)
-            try:
-                parts = parse_template("${" + expression + "}")
-                used, calls = referenced_names("${" + expression + "}")
-            except TemplateError as exc:
-                self.problems.append(source.problem(where, f"capture {capture_name!r}: {exc}"))
-                continue
-            # A capture reads the answer: body/headers/status paths only, no function calls.
-            if len(parts) != 1 or calls or not used or used - CAPTURE_NAMES:
-                self.problems.append(source.problem(
-                    where, f"capture {capture_name!r}: {expression!r} must start with one of "
-                    f"{', '.join(sorted(CAPTURE_NAMES))} (e.g. body.id, headers.etag)"))
+        for key in ("capture", "collect"):
+            for capture_name, expression in raw.get(key, {}).items():
+                self.answer_expression(expression, source, (*pointer, key, capture_name), f"{key} {capture_name!r}")
         scope.update(raw.get("capture", {}))
+        scope.update(raw.get("collect", {}))
+
+    def step_controls(self, raw: dict[str, Any], scope: set[str], source: SourceMap, pointer: tuple) -> None:
+        """`when`, `repeat`, `concurrent` and `paginate`: valid alone and together."""
+        if "when" in raw:
+            self.condition(raw["when"], source, (*pointer, "when"))
+        if raw.get("concurrent") and "repeat" not in raw:
+            self.problems.append(source.problem((*pointer, "concurrent"), "concurrent needs repeat: N"))
+        if "paginate" in raw:
+            if "repeat" in raw:
+                self.problems.append(source.problem(
+                    (*pointer, "paginate"), "a step cannot both paginate and repeat"))
+            if "include" in raw["paginate"]:
+                self.names(raw["paginate"]["include"], scope, source, (*pointer, "paginate", "include"),
+                           "paginate.include")
+        if "repeat" in raw:
+            scope.add("index")
+
+    def condition(self, text: str, source: SourceMap, where: tuple) -> Condition | None:
+        try:
+            return parse_condition(text, CAPABILITIES)
+        except ConditionError as exc:
+            self.problems.append(source.problem(where, str(exc)))
+            return None
+
+    def answer_expression(self, expression: str, source: SourceMap, where: tuple, what: str) -> None:
+        """A capture or collect expression: a path into body, headers or status."""
+        try:
+            parts = parse_template("${" + expression + "}")
+            used, calls = referenced_names("${" + expression + "}")
+        except TemplateError as exc:
+            self.problems.append(source.problem(where, f"{what}: {exc}"))
+            return
+        # A capture reads the answer: body/headers/status paths only, no function calls.
+        if len(parts) != 1 or calls or not used or used - CAPTURE_NAMES:
+            self.problems.append(source.problem(
+                where, f"{what}: {expression!r} must start with one of "
+                f"{', '.join(sorted(CAPTURE_NAMES))} (e.g. body.id, headers.etag)"))
 
 
 def load_scenario(
@@ -193,6 +223,12 @@ def load_scenario(
         if idp_id not in idps:
             checker.problems.append(document.source.problem(
                 ("idps", i), f"unknown IdP profile {idp_id!r} (known: {', '.join(sorted(idps))})"))
+
+    requires = []
+    for i, text in enumerate(data.get("requires", ())):
+        condition = checker.condition(text, document.source, ("requires", i))
+        if condition is not None:
+            requires.append(condition)
 
     scope = set(BUILTIN_NAMES)
     for var_name, var_value in data.get("vars", {}).items():
@@ -240,7 +276,7 @@ def load_scenario(
         steps=tuple(steps),
         description=data.get("description", ""),
         tags=tuple(data.get("tags", ())),
-        requires=tuple(data.get("requires", ())),
+        requires=tuple(requires),
         level=data.get("level", "must"),
         refs=tuple(data.get("refs", ())),
         vars=dict(data.get("vars", {})),
@@ -263,4 +299,17 @@ def _make_step(
         vars={**(extra_vars or {}), **raw.get("vars", {})},
         ref=raw.get("ref"),
         via=via,
+        when=_condition_or_none(raw.get("when")),
+        repeat=raw.get("repeat"),
+        concurrent=bool(raw.get("concurrent", False)),
+        collect=dict(raw.get("collect", {})),
+        paginate=Pagination(**raw["paginate"]) if "paginate" in raw else None,
     )
+
+
+def _condition_or_none(text: str | None) -> Condition | None:
+    # A bad condition is already a recorded problem; the step is built only to be discarded.
+    try:
+        return parse_condition(text, CAPABILITIES) if text is not None else None
+    except ConditionError:
+        return None

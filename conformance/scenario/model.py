@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Location", "Request", "Scenario", "Step"]
+from conformance.conditions import Condition
+
+__all__ = ["Location", "Pagination", "Request", "Scenario", "Step"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,20 @@ class Step:
     vars: dict[str, Any] = field(default_factory=dict)
     ref: str | None = None
     via: str | None = None  # the shared sequence this step came from, if any
+    when: Condition | None = None  # run only when the target meets it
+    repeat: int | None = None  # send the request this many times, `index` = 1..repeat
+    concurrent: bool = False  # with repeat: send all at once (race conditions)
+    collect: dict[str, str] = field(default_factory=dict)  # like capture, appended to a list
+    paginate: Pagination | None = None
+
+
+@dataclass(frozen=True)
+class Pagination:
+    """Read a list page by page (startIndex 1, 1+count, ...) as an IdP import does."""
+
+    count: int
+    max_pages: int = 100
+    include: Any = None  # ids (or a template giving a list) that must be among what was read
 
 
 @dataclass(frozen=True)
@@ -64,7 +80,7 @@ class Scenario:
     steps: tuple[Step, ...]
     description: str = ""
     tags: tuple[str, ...] = ()
-    requires: tuple[str, ...] = ()
+    requires: tuple[Condition, ...] = ()
     level: str = "must"
     refs: tuple[str, ...] = ()
     vars: dict[str, Any] = field(default_factory=dict)

@@ -24,7 +24,7 @@ def test_a_scenario_needing_a_capability_the_target_lacks_is_skipped_with_the_re
     result = run_scenarios(str(profile), tmp_path / "reports", "-rs")
     assert result.code == 0, result.output
     assert "2 skipped" in result.output
-    assert "target 'nopatch' lacks patch (scenario requires it)" in result.output
+    assert "target 'nopatch' does not meet patch (scenario requires it)" in result.output
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

@@ -45,7 +45,8 @@ def failure(name: str, argument: Any, exchange: Exchange) -> str:
 
 
 def test_the_builtin_checks_are_registered():
-    assert set(CHECKS) == {"status", "json", "schema", "scimType", "headers", "empty_body"}
+    assert set(CHECKS) == {"status", "json", "schema", "scimType", "headers", "empty_body", "absent", "excludes",
+                           "members"}
 
 
 def test_status_runs_before_the_body_checks():
@@ -286,3 +287,55 @@ def test_headers_compares_etags_exactly():
     exchange = answer(body={}, headers=(("ETag", 'W/"1"'),))
     run("headers", {"ETag": 'W/"1"'}, exchange)
     assert "expected header ETag" in failure("headers", {"ETag": 'w/"1"'}, exchange)
+
+
+# --- members -------------------------------------------------------------------------------
+
+GROUP = {"id": "g1", "displayName": "Eng", "members": [{"value": "u1", "display": "a"}, {"value": "u2"}]}
+
+
+def test_members_passes_on_the_same_ids_in_any_order():
+    run("members", ["u2", "u1"], answer(200, GROUP))
+
+
+@pytest.mark.parametrize("body", [{"id": "g1"}, {"id": "g1", "members": None}, {"id": "g1", "members": []}])
+def test_members_empty_accepts_absent_null_and_an_empty_array(body: dict):
+    run("members", [], answer(200, body))
+
+
+def test_members_names_the_missing_and_the_unexpected_ids():
+    message = failure("members", ["u1", "u3"], answer(200, GROUP))
+    assert message == ("group has 2 member(s), expected 2: 1 expected member(s) missing (u3); "
+                       "1 unexpected member(s) (u2)")
+
+
+def test_members_rejects_a_member_listed_twice():
+    body = {"members": [{"value": "u1"}, {"value": "u1"}]}
+    assert "member(s) listed twice (u1)" in failure("members", ["u1"], answer(200, body))
+
+
+def test_members_on_an_empty_expectation_rejects_a_group_that_kept_members():
+    assert "2 unexpected member(s)" in failure("members", [], answer(200, GROUP))
+
+
+# --- absent / excludes ---------------------------------------------------------------------
+
+def test_absent_passes_when_the_attribute_is_not_there():
+    run("absent", ["password", "name.middleName"], answer(200, {"userName": "a", "name": {"givenName": "A"}}))
+
+
+def test_absent_finds_an_attribute_whatever_its_case_and_depth():
+    body = {"userName": "a", "Password": "x", "name": {"middleName": "B"}}
+    message = failure("absent", ["password", "name.middleName"], answer(200, body))
+    assert message == "body has 'password', 'name.middleName', which must not be returned"
+
+
+def test_excludes_fails_without_repeating_the_secret_it_found():
+    secret = "s3cret-Passw0rd!"
+    message = failure("excludes", ["other", secret], answer(200, {"note": f"echo {secret}"}))
+    assert message == "body contains excluded value #2 (of 2), which must never be returned"
+    assert secret not in message
+
+
+def test_excludes_passes_when_no_value_appears():
+    run("excludes", ["s3cret"], answer(200, {"userName": "a"}))

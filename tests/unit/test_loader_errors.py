@@ -168,7 +168,7 @@ def test_an_unknown_key_inside_a_request_step_is_reported_at_its_line(project, i
     exc = load_broken(path, idps)
     [problem] = messages(exc)
     assert problem.startswith(f"{path}:7: unknown key 'expct'")
-    assert "allowed: capture, expect, name, ref, request, vars" in problem
+    assert "allowed: capture, collect, concurrent, expect, name, paginate, ref, repeat, request, vars, when" in problem
 
 
 def test_an_unknown_key_in_a_later_step_is_reported_at_its_own_line(project, idps):
@@ -326,7 +326,7 @@ def test_an_unknown_check_name_is_reported_at_its_line_and_lists_the_known_check
     exc = load_broken(path, idps)
     [problem] = messages(exc)
     assert problem.startswith(f"{path}:9: unknown check 'stauts'")
-    assert "known: empty_body, headers, json, schema, scimType, status" in problem
+    assert "known: absent, empty_body, excludes, headers, json, members, schema, scimType, status" in problem
 
 
 def test_a_wrong_check_argument_is_reported_at_the_line_of_the_check(project, idps):
@@ -675,7 +675,7 @@ def test_an_unknown_function_is_reported_and_the_known_ones_listed(project, idps
     """)
     exc = load_broken(path, idps)
     assert messages(exc) == [
-        f"{path}:6: request: unknown function nope(); known: fake.group, fake.user, lower, upper, uuid"
+        f"{path}:6: request: unknown function nope(); known: batch, fake.group, fake.user, list, lower, members, merge, quote, upper, uuid, without"
     ]
 
 

@@ -161,7 +161,7 @@ def test_an_unknown_function_is_an_error_when_checked_and_lists_the_known_ones()
     with pytest.raises(TemplateError) as exc:
         referenced_names({"a": ["${fake.person()}"]})
     assert str(exc.value) == (
-        "unknown function fake.person(); known: fake.group, fake.user, lower, upper, uuid"
+        "unknown function fake.person(); known: batch, fake.group, fake.user, list, lower, members, merge, quote, upper, uuid, without"
     )
 
 
@@ -287,3 +287,35 @@ def test_fake_user_names_of_a_worker_still_start_with_the_scimc_run_id_prefix():
 def test_a_function_called_with_the_wrong_number_of_arguments_is_a_template_error():
     with pytest.raises(TemplateError, match=r"lower\(\) does not take 2 argument"):
         render("${lower('a', 'b')}", {})
+
+
+# --- helper functions ------------------------------------------------------------------------
+
+def test_merge_applies_changes_deeply_and_keeps_everything_else():
+    scope = {"user": {"id": "1", "name": {"givenName": "A", "familyName": "B"}, "active": True},
+             "changes": {"name": {"givenName": "C"}, "displayName": "C B"}}
+    assert render("${merge(user, changes)}", scope) == {
+        "id": "1", "name": {"givenName": "C", "familyName": "B"}, "active": True, "displayName": "C B"}
+
+
+def test_without_drops_the_named_keys():
+    assert render("${without(u, 'meta', 'active')}", {"u": {"id": "1", "meta": {}, "active": True}}) == {"id": "1"}
+
+
+def test_members_and_batch_build_okta_style_member_lists():
+    scope = {"ids": ["a", "b", "c", "d", "e"]}
+    assert render("${members(batch(ids, 2, 3))}", scope) == [{"value": "e"}]
+    assert render("${members(batch(ids, 2, 1))}", scope) == [{"value": "a"}, {"value": "b"}]
+
+
+def test_quote_makes_a_filter_string_literal_with_escapes():
+    assert render("userName eq ${quote(n)}", {"n": 'o\'b+"z"ë'}) == 'userName eq "o\'b+\\"z\\"ë"'
+
+
+def test_list_builds_a_list_of_values():
+    assert render("${list(a, b)}", {"a": "x", "b": 2}) == ["x", 2]
+
+
+def test_a_function_given_the_wrong_kind_of_value_is_a_template_error():
+    with pytest.raises(TemplateError, match=r"members\(\): expects a list of ids, not str"):
+        render("${members(a)}", {"a": "x"})
