@@ -192,7 +192,7 @@ def _target_from_document(document: YamlDocument) -> TargetProfile:
         email_domain=data.get("email_domain", "example.com"),
         embedded=bool(data.get("embedded", False)),
         path=document.source.path,
-        expected_failures=dict(data.get("expected_failures", {})),
+        expected_failures=dict(data.get("expected_failures") or {}),
     )
 
 
