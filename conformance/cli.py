@@ -1,28 +1,35 @@
-"""The `scim-conformance` command: run, demo, lint, list, report.
+"""The `scim-conformance` command: run, demo, lint, list, report, cleanup.
 
 A thin shell over pytest and the loader: `run` and `demo` call pytest in-process with this
-package's plugin, so a run from the CLI and a run from `pytest` are the same run.
+package's plugin, so a run from the CLI and a run from `pytest` are the same run. `cleanup`
+removes what a killed run left on a target (see `conformance.cleanup`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import os
 import sys
+import tempfile
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
-from conformance import __version__
+from conformance import __version__, cleanup
 from conformance.allure_html import AllureUnavailable, build_html
 from conformance.errors import HarnessError, Problem, ScenarioFileError, TargetDeviation
 from conformance.paths import find_profiles_dir, find_scenarios_dir
-from conformance.profiles import load_idp_profiles, load_target_profile, resolve_target
+from conformance.profiles import IdpProfile, load_idp_profiles, load_target_profile, resolve_target
 from conformance.redact import redactor
 from conformance.scenario.loader import SCENARIO_SUFFIX, STEPS_SUFFIX, load_scenario, load_shared_steps
+from conformance.transport import Transport
 
 __all__ = ["main"]
 
@@ -86,8 +93,8 @@ def _ensure_token(target_spec: str, profiles_dir: Path | None) -> None:
               file=sys.stderr)
 
 
-def _pytest_args(args: argparse.Namespace, paths: list[str], reports: Path) -> list[str]:
-    argv = [*paths, "--scim-target", args.target, "-p", "no:cacheprovider", "-o", "addopts=",
+def _pytest_args(args: argparse.Namespace, paths: list[str], reports: Path, target: str | None = None) -> list[str]:
+    argv = [*paths, "--scim-target", target or args.target, "-p", "no:cacheprovider", "-o", "addopts=",
             "--alluredir", str(reports / "allure-results"), "--clean-alluredir",
             "--junitxml", str(reports / "junit.xml"), "-rfE", "--tb=short"]
     for idp in args.idp or []:
@@ -101,6 +108,29 @@ def _pytest_args(args: argparse.Namespace, paths: list[str], reports: Path) -> l
     return argv + list(args.pytest_args or [])
 
 
+@contextmanager
+def _insecure_target(spec: str, profiles_dir: Path | None) -> Iterator[str]:
+    """`spec` as a temporary target profile file with TLS verification off (for `run --insecure`).
+
+    The plugin reads TLS settings only from a target profile, so the profile the user named (or
+    a profile for the bare URL) is copied with `tls: {verify: false}` into a temporary folder,
+    which is removed after the run. Tokens are never in profiles, so none is written.
+    """
+    target = resolve_target(spec, profiles_dir)
+    if target.embedded:
+        yield spec  # plain HTTP on 127.0.0.1: nothing to verify
+        return
+    if target.path is not None:
+        data = yaml.safe_load(Path(target.path).read_text(encoding="utf-8"))
+    else:
+        data = {"id": target.id, "name": target.name, "base_url": target.base_url}
+    data["tls"] = {"verify": False}
+    with tempfile.TemporaryDirectory(prefix="scim-conformance-") as folder:
+        profile = Path(folder) / f"{target.id}.yaml"
+        profile.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        yield str(profile)
+
+
 def _run(args: argparse.Namespace, *, html: bool) -> int:
     reports = Path(args.reports)
     paths = args.paths or [str(find_scenarios_dir())]
@@ -110,7 +140,16 @@ def _run(args: argparse.Namespace, *, html: bool) -> int:
         profiles_dir = None
     _ensure_token(args.target, profiles_dir)
     summary = RunSummary()
-    code = int(pytest.main(_pytest_args(args, paths, reports), plugins=[summary]))
+    if getattr(args, "insecure", False):
+        try:
+            with _insecure_target(args.target, profiles_dir) as target:
+                print("warning: --insecure: TLS certificates are not verified", file=sys.stderr)
+                code = int(pytest.main(_pytest_args(args, paths, reports, target), plugins=[summary]))
+        except HarnessError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        code = int(pytest.main(_pytest_args(args, paths, reports), plugins=[summary]))
     print(summary.render())
     if code == NO_TESTS_COLLECTED:
         print("\nNo scenario was selected: check the paths, -k, -m and --idp.", file=sys.stderr)
@@ -158,47 +197,128 @@ def _files(paths: list[str], suffixes: tuple[str, ...]) -> list[Path]:
     return found
 
 
-def _lint_file(path: Path, idps: dict) -> bool:
-    """Load one file as what its name and folder say it is; False for a file this tool does not read."""
+_NOT_READ = ("not a file scim-conformance reads: scenarios end in .scenario.yaml, shared steps in "
+             ".steps.yaml, IdP profiles are idp/<id>.yaml, target profiles targets/<name>.yaml")
+
+
+def _kind(path: Path) -> str | None:
+    """What a file is by its name and folder: scenario, steps, target, idp; None if none of these."""
     if path.name.endswith(SCENARIO_SUFFIX):
-        load_scenario(path, idps)
-    elif path.name.endswith(STEPS_SUFFIX):
-        load_shared_steps([path])
-    elif path.parent.name == "targets":
-        load_target_profile(path)
-    elif path.parent.name != "idp":  # IdP profiles are loaded together, before the other files
-        return False
-    return True
+        return "scenario"
+    if path.name.endswith(STEPS_SUFFIX):
+        return "steps"
+    if path.parent.name == "targets" and path.suffix in (".yaml", ".yml"):
+        return "target"
+    if path.parent.name == "idp" and path.suffix == ".yaml":
+        return "idp"
+    return None
+
+
+def _misnamed(path: Path) -> str | None:
+    """Why a file that looks meant for this tool would be silently ignored by it, or None."""
+    for suffix, what in ((".scenario.yml", "scenario"), (".steps.yml", "shared steps")):
+        if path.name.endswith(suffix):
+            return (f"a {what} file must end in {suffix.replace('.yml', '.yaml')}: "
+                    "files ending in .yml are never loaded")
+    if path.parent.name == "idp" and path.suffix == ".yml":
+        return "an IdP profile must end in .yaml: files ending in .yml are never loaded"
+    return None
+
+
+def _lint_paths(paths: list[str]) -> tuple[list[Path], list[Problem]]:
+    """The files to lint under `paths`; a named file this tool would not read is a problem."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for found in sorted(p for p in path.rglob("*.y*ml") if p.is_file()):
+                reason = _misnamed(found)
+                if reason:
+                    problems.append(Problem(found, 1, reason))
+                elif _kind(found):
+                    files.append(found)  # other YAML in the folder (CI files, ...) is none of ours
+        elif path.is_file():
+            reason = _misnamed(path) or (None if _kind(path) else _NOT_READ)
+            if reason:
+                problems.append(Problem(path, 1, reason))
+            else:
+                files.append(path)
+        else:
+            raise HarnessError(f"{raw}: no such file or folder")
+    return files, problems
+
+
+@dataclass
+class _Linter:
+    """Loads each file as what it is; collects every problem."""
+
+    idps: dict[str, IdpProfile] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    scenario_ids: dict[str, Path] = field(default_factory=dict)
+    steps_folders: set[Path] = field(default_factory=set)
+    idp_folders: set[Path] = field(default_factory=set)
+
+    def load_idps(self, profiles_dir: Path) -> dict[str, IdpProfile]:
+        """The IdP profiles of `profiles_dir`, loaded once per folder, as a run loads them."""
+        folder = profiles_dir.resolve()
+        if folder in self.idp_folders:
+            return {}
+        self.idp_folders.add(folder)
+        try:
+            return load_idp_profiles(profiles_dir)
+        except ScenarioFileError as exc:
+            self.problems += exc.problems
+            return {}
+
+    def lint(self, path: Path) -> None:
+        try:
+            self._lint(path)
+        except ScenarioFileError as exc:
+            self.problems += exc.problems
+
+    def _lint(self, path: Path) -> None:
+        kind = _kind(path)
+        if kind == "scenario":
+            scenario = load_scenario(path, self.idps)
+            # As pytest collection does: one id, one file, across everything linted together.
+            first = self.scenario_ids.setdefault(scenario.id, path)
+            if first != path:
+                self.problems.append(
+                    Problem(path, scenario.line, f"scenario id {scenario.id!r} is already used by {first}"))
+        elif kind == "steps":
+            # Steps files are used a folder at a time (sequence names are unique across it).
+            folder = path.parent.resolve()
+            if folder not in self.steps_folders:
+                self.steps_folders.add(folder)
+                load_shared_steps(sorted(path.parent.glob(f"*{STEPS_SUFFIX}")))
+        elif kind == "target":
+            load_target_profile(path)
+        elif kind == "idp":
+            self.load_idps(path.parent.parent)
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
     """Check scenario, shared-step and profile files; print `path:line: message` for each problem."""
-    problems: list[Problem] = []
     try:
         profiles_dir = Path(args.profiles) if args.profiles else find_profiles_dir()
         paths = args.paths or [str(find_scenarios_dir()), str(profiles_dir)]
-        files = _files(paths, (".yaml",))
+        files, problems = _lint_paths(paths)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    idps = {}
-    try:
-        idps = load_idp_profiles(profiles_dir)
-    except ScenarioFileError as exc:
-        problems += exc.problems
-    checked = 0
+    linter = _Linter(problems=problems)
+    linter.idps = linter.load_idps(profiles_dir)
     for path in files:
-        try:
-            checked += _lint_file(path, idps)
-        except ScenarioFileError as exc:
-            checked += 1
-            problems += exc.problems
-    for problem in dict.fromkeys(problems):
+        linter.lint(path)
+    unique = list(dict.fromkeys(linter.problems))
+    for problem in unique:
         print(problem)
-    files_with_problems = len({str(p.path) for p in problems})
-    verdict = f"{len(problems)} problem(s) in {files_with_problems} file(s)" if problems else "no problems"
+    checked = len(files) + len({str(p.path) for p in problems})
+    files_with_problems = len({str(p.path) for p in unique})
+    verdict = f"{len(unique)} problem(s) in {files_with_problems} file(s)" if unique else "no problems"
     print(f"{checked} file(s) checked: {verdict}", file=sys.stderr)
-    return EXIT_PROBLEMS if problems else 0
+    return EXIT_PROBLEMS if unique else 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -219,6 +339,49 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{s.id:<40} {','.join(s.idps):<22} {s.level:<7} {','.join(s.tags):<30} {s.title}")
     print(f"\n{len(scenarios)} scenario(s); IdP profiles: {', '.join(sorted(idps))}")
     return 0
+
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    """Find and remove what run `--run-id` left on the target; print each removal."""
+    if not cleanup.RUN_ID_PATTERN.match(args.run_id):
+        print(f"error: --run-id {args.run_id!r}: a run id is letters, digits, '-' and '_' "
+              "(it is printed on the run's header line: `run id abc123`)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        profiles_dir: Path | None = find_profiles_dir()
+    except HarnessError:
+        profiles_dir = None
+    try:
+        target = resolve_target(args.target, profiles_dir)
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if target.embedded or not target.base_url:
+        print("error: the embedded server starts empty for every run: there is nothing to clean up on it",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.insecure:
+        target = dataclasses.replace(target, verify_tls=False)
+    _ensure_token(args.target, profiles_dir)
+    token = target.token()
+    redactor.add_secret(token)
+    where = redactor.text(target.base_url)
+    with Transport(target, token, user_agent=f"scim-conformance-cleanup/{__version__}") as transport:
+        leftovers, problems = cleanup.find_leftovers(transport, args.run_id, redactor)
+        groups = sum(not leftover.is_user for leftover in leftovers)
+        print(f"Leftovers of run {args.run_id} on {where}: {groups} group(s), {len(leftovers) - groups} user(s)"
+              + (" (dry run: nothing is changed)" if args.dry_run else ""))
+        removals = cleanup.remove_leftovers(transport, leftovers, args.run_id, redactor, dry_run=args.dry_run)
+    for removal in removals:
+        leftover = removal.leftover
+        detail = f"  ({removal.detail})" if removal.detail else ""
+        print(f"  {removal.action:<16} {leftover.path}  {leftover.name}{detail}")
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    failed = sum(not removal.ok for removal in removals)
+    done = "to do" if args.dry_run else "done"
+    print(f"{len(removals) - failed} {done}, {failed} not removed" + (", listing incomplete" if problems else ""))
+    return EXIT_PROBLEMS if failed or problems else 0
 
 
 # --- argument parsing ---------------------------------------------------------------------
@@ -252,6 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--target", "-t", required=True, metavar="URL|PROFILE",
                      help="base URL (https://host/scim/v2), target profile name or file, or 'embedded'")
     run.add_argument("--html", action="store_true", help="also build the HTML report (needs the Allure CLI)")
+    run.add_argument("--insecure", action="store_true",
+                     help="do not verify the server's TLS certificate (as tls.verify: false in a target profile)")
     _add_run_options(run)
     run.set_defaults(handler=cmd_run)
 
@@ -271,6 +436,28 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list scenarios with their IdPs, level and tags")
     listing.add_argument("paths", nargs="*", help="files or folders (default: the shipped scenarios/)")
     listing.set_defaults(handler=cmd_list)
+
+    clean = commands.add_parser(
+        "cleanup", help="remove the users and groups a killed run left on a target",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Remove what one run created and could not remove itself (it was killed, or the "
+                    "network dropped),\nand nothing else. Names generated by a run start with "
+                    "scimc-<run id>-; cleanup lists\n/Groups and /Users with a `sw` filter on that "
+                    "prefix, checks each name again, then deletes\nthe groups, then the users "
+                    "(or deactivates them when the target profile has delete_users: false).",
+        epilog="example:\n"
+               "  export SCIM_TOKEN=...\n"
+               "  scim-conformance cleanup --target https://scim.example.com/scim/v2 --run-id k3x9q2 --dry-run\n"
+               "  scim-conformance cleanup --target staging --run-id k3x9q2\n\n"
+               "The run id is on the header line of every run (`scim-conformance: target ..., run id k3x9q2`).\n"
+               "The token comes from $SCIM_TOKEN, or the variable the target profile names; it is never printed.\n"
+               "Exit status: 0 when everything found was removed, 1 when something was not, 2 on usage errors.")
+    clean.add_argument("--target", "-t", required=True, metavar="URL|PROFILE",
+                       help="base URL (https://host/scim/v2), or a target profile name or file")
+    clean.add_argument("--run-id", required=True, metavar="ID", help="the id of the run whose leftovers to remove")
+    clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    clean.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
+    clean.set_defaults(handler=cmd_cleanup)
 
     report = commands.add_parser("report", help="build the offline HTML report from Allure results")
     report.add_argument("--results", default="reports/allure-results", metavar="DIR")

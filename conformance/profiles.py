@@ -49,7 +49,7 @@ class IdpProfile:
     headers: dict[str, str]
     body_headers: dict[str, str]
     requests: dict[str, Request]
-    request_lines: dict[str, int]
+    request_origins: dict[str, str]  # template name -> "file:line" where it is written
     request_names: dict[str, set[str]]  # template names each request template needs in scope
     description: str = ""
     refs: tuple[str, ...] = ()
@@ -106,18 +106,35 @@ def request_from_mapping(data: dict[str, Any]) -> Request:
     )
 
 
-def _load_idp(path: Path) -> IdpProfile:
+def _read_idp(path: Path) -> YamlDocument:
     document = load_yaml(path)
     problems = schema_problems(document, "idp")
     if problems:
         raise ScenarioFileError(problems)
+    if document.data["id"] != path.name.removesuffix(".yaml"):
+        raise ScenarioFileError([document.source.problem(
+            ("id",), f"id {document.data['id']!r} must match the file name {path.name!r}")])
+    return document
+
+
+def _build_idp(document: YamlDocument, documents: dict[str, YamlDocument], chain: tuple[str, ...] = ()) -> IdpProfile:
+    """The profile of `document`, on top of the profile it `extends` (its templates replaced by name)."""
     data = document.data
-    if data["id"] != path.name.removesuffix(".yaml"):
-        raise ScenarioFileError(
-            [document.source.problem(("id",), f"id {data['id']!r} must match the file name {path.name!r}")]
-        )
-    requests, lines, names = {}, {}, {}
-    for key, value in data["requests"].items():
+    base: IdpProfile | None = None
+    if "extends" in data:
+        parent = data["extends"]
+        if parent in (*chain, data["id"]):
+            raise ScenarioFileError([document.source.problem(
+                ("extends",), f"profiles extend each other in a circle: {' -> '.join((*chain, data['id'], parent))}")])
+        if parent not in documents:
+            raise ScenarioFileError([document.source.problem(
+                ("extends",), f"extends unknown IdP profile {parent!r} (known: {', '.join(sorted(documents))})")])
+        base = _build_idp(documents[parent], documents, (*chain, data["id"]))
+    problems: list[Problem] = []
+    requests = dict(base.requests) if base else {}
+    origins = dict(base.request_origins) if base else {}
+    names = dict(base.request_names) if base else {}
+    for key, value in data.get("requests", {}).items():
         pointer = ("requests", key)
         needed: set[str] = set()
         for where, text in strings_with_pointers(value, pointer):
@@ -126,36 +143,46 @@ def _load_idp(path: Path) -> IdpProfile:
             except TemplateError as exc:
                 problems.append(document.source.problem(where, f"requests.{key}: {exc}"))
         requests[key] = request_from_mapping(value)
-        lines[key] = document.source.line_of(pointer)
+        origins[key] = f"{document.source.path}:{document.source.line_of(pointer)}"
         names[key] = needed
     if problems:
         raise ScenarioFileError(problems)
+    if not requests:
+        raise ScenarioFileError([document.source.problem(
+            (), "an IdP profile needs requests (or extends one that has)")])
     return IdpProfile(
         id=data["id"],
-        name=data["name"],
-        path=path,
-        headers=dict(data["headers"]),
-        body_headers=dict(data.get("body_headers", {})),
+        name=data.get("name", base.name if base else data["id"]),
+        path=document.source.path,
+        headers={**(base.headers if base else {}), **data.get("headers", {})},
+        body_headers={**(base.body_headers if base else {}), **data.get("body_headers", {})},
         requests=requests,
-        request_lines=lines,
+        request_origins=origins,
         request_names=names,
-        description=data.get("description", ""),
-        refs=tuple(data.get("refs", ())),
-        reactions={int(code): text for code, text in data.get("reactions", {}).items()},
+        description=data.get("description", base.description if base else ""),
+        refs=tuple(data.get("refs", base.refs if base else ())),
+        reactions={**(base.reactions if base else {}),
+                   **{int(code): text for code, text in data.get("reactions", {}).items()}},
     )
 
 
 def load_idp_profiles(profiles_dir: Path) -> dict[str, IdpProfile]:
     """Every IdP profile in `profiles_dir/idp`, by id; all file problems are raised at once."""
-    profiles: dict[str, IdpProfile] = {}
+    documents: dict[str, YamlDocument] = {}
     problems: list[Problem] = []
     for path in sorted((profiles_dir / "idp").glob("*.yaml")):
         try:
-            profile = _load_idp(path)
+            document = _read_idp(path)
         except ScenarioFileError as exc:
             problems.extend(exc.problems)
             continue
-        profiles[profile.id] = profile
+        documents[document.data["id"]] = document
+    profiles: dict[str, IdpProfile] = {}
+    for idp_id, document in documents.items():
+        try:
+            profiles[idp_id] = _build_idp(document, documents)
+        except ScenarioFileError as exc:
+            problems.extend(p for p in exc.problems if p not in problems)
     if problems:
         raise ScenarioFileError(problems)
     return profiles

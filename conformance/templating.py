@@ -92,6 +92,10 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
     return out
 
 
+# JSON's constants, so that `${set(current, 'active', false)}` can say what it means.
+_CONSTANTS = {"true": True, "false": False, "null": None}
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -123,6 +127,8 @@ class _Parser:
             return Literal(value)
         if kind != "ident":
             raise TemplateError(f"unexpected {value!r} in ${{{self.text}}}")
+        if value in _CONSTANTS and self.peek() not in (("punct", "."), ("punct", "(")):
+            return Literal(_CONSTANTS[value])
         node: Expr = Name(value)
         while (tok := self.peek()) is not None:
             if tok == ("punct", "."):
@@ -337,6 +343,16 @@ def _without(value: Any, *keys: str) -> dict[str, Any]:
     return {k: v for k, v in value.items() if k not in keys}
 
 
+def _set(value: Any, path: Any, new: Any) -> dict[str, Any]:
+    """A copy of `value` with the (dotted) `path` set to `new`: `set(current, 'name.givenName', x)`."""
+    if not isinstance(value, Mapping) or not isinstance(path, str):
+        raise ValueError("expects (mapping, 'path', value)")
+    head, _, rest = path.partition(".")
+    copy = dict(value)
+    copy[head] = _set(copy.get(head) if isinstance(copy.get(head), Mapping) else {}, rest, new) if rest else new
+    return copy
+
+
 def _members(ids: Any) -> list[dict[str, Any]]:
     """Group member objects as Okta sends them: `{"value": id}`, no `type`."""
     if not isinstance(ids, list | tuple):
@@ -369,6 +385,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "quote": lambda scope, text: _quote(text),
     "merge": lambda scope, base, changes: _merge(base, changes),
     "without": lambda scope, value, *keys: _without(value, *keys),
+    "set": lambda scope, value, path, new: _set(value, path, new),
     "members": lambda scope, ids: _members(ids),
     "batch": lambda scope, items, size, number: _batch(items, size, number),
     "list": lambda scope, *values: list(values),

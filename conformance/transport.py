@@ -1,11 +1,22 @@
-"""HTTP to the target: URL joining under a base path, auth, timeouts, TLS, 429 retries, exchange log."""
+"""HTTP to the target: URL joining under a base path, auth, timeouts, TLS, 429 retries, exchange log.
+
+A hostile target must not hurt the run: every answer is read as a stream and reading stops at
+`MAX_BODY_BYTES` (after decompression, so a gzip bomb is stopped too) and at a deadline for the
+whole answer, so a server that drips bytes cannot hold a step forever. 429 answers are retried a
+bounded number of times, honouring `Retry-After` within a bound. Redirects are never followed: the
+token must not travel to another host, and a redirect is an answer worth seeing.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import socket
+import ssl
 import time
 from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -14,12 +25,14 @@ import httpx
 from conformance.exchange import NOT_JSON, Exchange, Received, Sent
 from conformance.profiles import TargetProfile
 
-__all__ = ["INVALID_TOKEN", "Transport", "join_url"]
+__all__ = ["INVALID_TOKEN", "MAX_BODY_BYTES", "Transport", "join_url"]
 
 log = logging.getLogger("conformance.transport")
 INVALID_TOKEN = "scim-conformance-invalid-token"
 MAX_429_RETRIES = 3
-MAX_RETRY_AFTER_S = 10.0
+MAX_RETRY_AFTER_S = 10.0  # one wait, whatever Retry-After says
+MAX_TOTAL_RETRY_WAIT_S = 20.0  # all the waits of one request together
+MAX_BODY_BYTES = 10 * 1024 * 1024  # a SCIM answer is a few kB; a ListResponse page a few hundred
 
 
 def join_url(base_url: str, path: str, query: Mapping[str, Any] | None = None) -> str:
@@ -49,14 +62,42 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
-def _decode(response: httpx.Response) -> tuple[str, Any]:
-    text = response.text
+def _decode(raw: bytes, encoding: str | None) -> tuple[str, Any]:
+    try:
+        text = raw.decode(encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        text = raw.decode("utf-8", errors="replace")
     if not text.strip():
         return text, NOT_JSON
     try:
         return text, json.loads(text)
     except ValueError:
         return text, NOT_JSON
+
+
+class _BodyTooLarge(Exception):
+    """The answer's body is larger than MAX_BODY_BYTES; reading it stopped there."""
+
+
+class _AnswerTooSlow(Exception):
+    """The answer's body was still not complete at the deadline for the whole answer."""
+
+
+def _read_capped(response: httpx.Response, deadline: float) -> bytes:
+    """The body of a streamed response, never more than MAX_BODY_BYTES, never past `deadline`."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES and not response.headers.get("content-encoding"):
+        raise _BodyTooLarge  # no need to read what we would throw away
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():  # as they come: a chunk size would wait to fill it
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise _AnswerTooSlow
+    return b"".join(chunks)
 
 
 class Transport:
@@ -74,6 +115,13 @@ class Transport:
             follow_redirects=False,  # a redirect is an answer worth seeing, not following
             headers={"User-Agent": user_agent} if user_agent else None,
         )
+        # The whole answer (headers and body) must come within this; the read timeout alone
+        # bounds only the wait for each chunk, which a server dripping bytes never exceeds.
+        self.answer_deadline_s = target.connect_timeout + 2 * target.read_timeout
+        # Set when a request could not reach the target at all (name does not resolve, connection
+        # refused, certificate rejected): every later request will fail the same way. Cleared by
+        # any answer. The pytest plugin may stop the run early on it.
+        self.down_reason: str | None = None
 
     def close(self) -> None:
         self._client.close()
@@ -116,21 +164,44 @@ class Transport:
                 merged[name] = value
         content = json.dumps(body, ensure_ascii=False).encode("utf-8") if has_body else None
         sent = Sent(method, url, tuple(merged.items()), content)
+        waited = 0.0
         for attempt in range(MAX_429_RETRIES + 1):
             started = time.perf_counter()
+            deadline = time.monotonic() + self.answer_deadline_s
+            wait: float | None = None
             try:
-                response = self._client.request(method, url, headers=merged, content=content)
+                with self._client.stream(method, url, headers=merged, content=content) as response:
+                    budget = MAX_TOTAL_RETRY_WAIT_S - waited
+                    if response.status_code == 429 and attempt < MAX_429_RETRIES and budget > 0:
+                        wait = min(_retry_after(response.headers.get("retry-after"), attempt), budget)
+                    else:
+                        raw = _read_capped(response, deadline)
+            except _BodyTooLarge:
+                return self._log(Exchange(sent, None, _too_large(response)))
+            except _AnswerTooSlow:
+                return self._log(Exchange(sent, None, (
+                    f"timed out: the answer (status {response.status_code}) was still not complete after "
+                    f"{time.perf_counter() - started:.1f}s; {_HINTS['slow']}")))
             except httpx.TimeoutException as exc:
+                if isinstance(exc, httpx.ConnectTimeout):
+                    self.down_reason = f"connect timed out after {time.perf_counter() - started:.1f}s"
                 return self._log(Exchange(sent, None, f"timed out ({type(exc).__name__}) after "
                                           f"{time.perf_counter() - started:.1f}s; {_HINTS['timeout']}"))
             except httpx.HTTPError as exc:
-                return self._log(Exchange(sent, None, f"{type(exc).__name__}: {exc}{_hint(exc)}"))
-            elapsed = (time.perf_counter() - started) * 1000
-            if response.status_code == 429 and attempt < MAX_429_RETRIES:
-                # Okta and Entra back off on 429; so do we, within a bound.
-                time.sleep(_retry_after(response.headers.get("retry-after"), attempt))
+                reason = f"{type(exc).__name__}: {exc}"
+                kind = _failure_kind(exc)
+                if kind is not None:
+                    self.down_reason = reason
+                return self._log(Exchange(sent, None, f"{reason} ({_HINTS[kind]})" if kind else reason))
+            if wait is not None:
+                # Okta and Entra back off on 429; so do we, within a bound (the answer is closed).
+                log.info("%s %s -> 429; retry %d in %.1fs", method, url, attempt + 1, wait)
+                waited += wait
+                time.sleep(wait)
                 continue
-            text, parsed = _decode(response)
+            self.down_reason = None
+            elapsed = (time.perf_counter() - started) * 1000
+            text, parsed = _decode(raw, response.encoding)
             received = Received(
                 response.status_code, response.reason_phrase, tuple(response.headers.items()),
                 text, parsed, elapsed,
@@ -148,24 +219,54 @@ class Transport:
 
 _HINTS = {
     "timeout": "raise timeouts.read in the target profile if the server is just slow (Okta waits 60 s)",
+    "slow": "the server sends its answer too slowly (the limit is timeouts.connect + 2 x timeouts.read)",
     "tls": "the certificate did not verify: set tls.ca_bundle in the target profile for a private CA "
-           "(tls.verify: false turns verification off)",
+           "(tls.verify: false, or --insecure, turns verification off)",
+    "dns": "the host name of the base URL does not resolve: check it for typos, and check DNS or VPN",
     "connect": "is the server running, and are the host, port and scheme of the base URL right?",
 }
 
 
-def _hint(exc: httpx.HTTPError) -> str:
-    text = str(exc)
-    if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text:
-        return f" ({_HINTS['tls']})"
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and the exceptions it was raised from, at most 10 deep."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _failure_kind(exc: httpx.HTTPError) -> str | None:
+    """'dns', 'tls' or 'connect' when the request never reached the server; None otherwise."""
+    chain = _causes(exc)
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return "tls"
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return "dns"
     if isinstance(exc, httpx.ConnectError):
-        return f" ({_HINTS['connect']})"
-    return ""
+        return "connect"
+    return None
+
+
+def _too_large(response: httpx.Response) -> str:
+    kind = response.headers.get("content-type") or "no Content-Type"
+    return (f"response body larger than {MAX_BODY_BYTES // (1024 * 1024)} MB (status {response.status_code}, "
+            f"{kind}); stopped reading it: a SCIM answer is never that large")
 
 
 def _retry_after(value: str | None, attempt: int) -> float:
-    try:
-        seconds = float(value) if value else 0.5 * 2**attempt
-    except ValueError:
-        seconds = 0.5 * 2**attempt
+    """Seconds to wait before retrying a 429: Retry-After (seconds or an HTTP date), bounded."""
+    backoff = 0.5 * 2**attempt
+    seconds = backoff
+    if value:
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                seconds = parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError, IndexError, OverflowError):
+                seconds = backoff
+    if not math.isfinite(seconds):
+        seconds = MAX_RETRY_AFTER_S
     return max(0.0, min(seconds, MAX_RETRY_AFTER_S))

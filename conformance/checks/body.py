@@ -119,6 +119,19 @@ def absent(expected: Any, exchange: Exchange) -> None:
         )
 
 
+@check("present", {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}})
+def present(expected: Any, exchange: Exchange) -> None:
+    """These attributes (dotted paths, case-insensitive) are in the body, whatever their value."""
+    actual = json_body(exchange)
+    missing = [path for path in expected if not _has_path(actual, path.split("."))]
+    if missing:
+        keys = ", ".join(sorted(map(str, actual))) if isinstance(actual, dict) else type(actual).__name__
+        raise CheckFailed(
+            f"body lacks {', '.join(repr(p) for p in missing)} (it has: {keys})",
+            expected={"present": expected}, actual=missing,
+        )
+
+
 def _has_path(value: Any, parts: list[str]) -> bool:
     if not parts:
         return True

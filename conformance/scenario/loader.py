@@ -144,7 +144,7 @@ class _Checker:
                     self.problems.append(source.problem(
                         (*pointer, "request", "idp"),
                         f"request template {template!r} of IdP profile {idp_id!r} "
-                        f"({profile.path}:{profile.request_lines[template]}) needs {name!r}, "
+                        f"({profile.request_origins[template]}) needs {name!r}, "
                         "which is not defined at this step"))
         for check_name, argument in raw.get("expect", {}).items():
             where = (*pointer, "expect", check_name)

@@ -15,7 +15,7 @@ from pathlib import Path
 from tests.support.deviating_proxy import DeviatingProxy, Deviation
 from tests.support.runs import DISTINCTIVE_TOKEN, RunResult, everything_written, run_scenarios
 
-__all__ = ["Expectation", "run_with_deviation", "assert_caught"]
+__all__ = ["Expectation", "assert_caught", "run_with_deviation"]
 
 
 @dataclass(frozen=True)

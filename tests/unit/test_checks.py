@@ -46,7 +46,7 @@ def failure(name: str, argument: Any, exchange: Exchange) -> str:
 
 def test_the_builtin_checks_are_registered():
     assert set(CHECKS) == {"status", "json", "schema", "scimType", "headers", "empty_body", "absent", "excludes",
-                           "members"}
+                           "present", "members"}
 
 
 def test_status_runs_before_the_body_checks():
@@ -339,3 +339,9 @@ def test_excludes_fails_without_repeating_the_secret_it_found():
 
 def test_excludes_passes_when_no_value_appears():
     run("excludes", ["s3cret"], answer(200, {"userName": "a"}))
+
+
+def test_present_names_what_is_missing_and_what_is_there():
+    message = failure("present", ["Resources", "detail"], answer(200, {"totalResults": 0, "detail": None}))
+    assert message == "body lacks 'Resources' (it has: detail, totalResults)"
+    run("present", ["resources"], answer(200, {"Resources": []}))

@@ -326,7 +326,7 @@ def test_an_unknown_check_name_is_reported_at_its_line_and_lists_the_known_check
     exc = load_broken(path, idps)
     [problem] = messages(exc)
     assert problem.startswith(f"{path}:9: unknown check 'stauts'")
-    assert "known: absent, empty_body, excludes, headers, json, members, schema, scimType, status" in problem
+    assert "known: absent, empty_body, excludes, headers, json, members, present, schema, scimType, status" in problem
 
 
 def test_a_wrong_check_argument_is_reported_at_the_line_of_the_check(project, idps):
@@ -510,7 +510,8 @@ def test_an_unknown_idp_is_reported_at_its_item_line_and_lists_the_known_ones(pr
             request: {method: GET, path: /Users}
     """)
     exc = load_broken(path, idps)
-    assert messages(exc) == [f"{path}:5: unknown IdP profile 'onelogin' (known: entra, okta)"]
+    known = ", ".join(sorted(idps))
+    assert messages(exc) == [f"{path}:5: unknown IdP profile 'onelogin' (known: {known})"]
 
 
 def test_an_unknown_idp_request_template_is_reported_at_the_idp_key(project, idps):
@@ -526,7 +527,7 @@ def test_an_unknown_idp_request_template_is_reported_at_the_idp_key(project, idp
     exc = load_broken(path, idps)
     [problem] = messages(exc)
     assert problem.startswith(f"{path}:7: IdP profile 'okta' has no request template 'nope'")
-    assert "it has: activate_user, create_user" in problem
+    assert "it has: activate_user, add_members, create_group, create_user" in problem
 
 
 def test_an_idp_request_template_needing_an_undefined_name_names_the_profile_line(project, idps):
@@ -541,7 +542,7 @@ def test_an_idp_request_template_needing_an_undefined_name_names_the_profile_lin
     exc = load_broken(path, idps)
     okta = project / "profiles" / "idp" / "okta.yaml"
     [problem] = messages(exc)
-    assert problem.startswith(f"{path}:6: request template 'get_user' of IdP profile 'okta' ({okta}:44)")
+    assert problem.startswith(f"{path}:6: request template 'get_user' of IdP profile 'okta' ({okta}:72)")
     assert "needs 'user_id'" in problem
 
 
@@ -675,7 +676,9 @@ def test_an_unknown_function_is_reported_and_the_known_ones_listed(project, idps
     """)
     exc = load_broken(path, idps)
     assert messages(exc) == [
-        f"{path}:6: request: unknown function nope(); known: batch, fake.group, fake.user, list, lower, members, merge, quote, upper, uuid, without"
+        f"{path}:6: request: unknown function nope(); known: batch, fake.group, fake.user, list, lower, "
+        "members, merge, quote, "
+        "set, upper, uuid, without"
     ]
 
 
@@ -888,7 +891,31 @@ def test_problems_of_several_idp_profiles_are_all_reported(project):
 # --- the shipped files ---------------------------------------------------------------------
 
 def test_the_shipped_idp_profiles_load_without_problems():
-    assert set(load_idp_profiles(REPO / "profiles")) == {"entra", "okta"}
+    shipped = {p.stem for p in (REPO / "profiles" / "idp").glob("*.yaml")}
+    assert {"entra", "okta", "okta-aiw"} <= shipped
+    assert set(load_idp_profiles(REPO / "profiles")) == shipped
+
+
+def test_a_profile_that_extends_another_keeps_its_envelope_and_replaces_templates_by_name():
+    profiles = load_idp_profiles(REPO / "profiles")
+    okta, aiw = profiles["okta"], profiles["okta-aiw"]
+    assert aiw.headers == okta.headers and aiw.reactions == okta.reactions
+    assert aiw.requests["create_user"] == okta.requests["create_user"]
+    assert (okta.requests["deactivate_user"].method, aiw.requests["deactivate_user"].method) == ("PATCH", "PUT")
+    assert aiw.request_origins["deactivate_user"].startswith(str(REPO / "profiles" / "idp" / "okta-aiw.yaml"))
+    assert aiw.request_origins["create_user"].startswith(str(REPO / "profiles" / "idp" / "okta.yaml"))
+
+
+def test_profiles_that_extend_each_other_in_a_circle_are_reported(tmp_path: Path):
+    (tmp_path / "idp").mkdir()
+    (tmp_path / "idp" / "a.yaml").write_text("id: a\nextends: b\nheaders: {}\n")
+    (tmp_path / "idp" / "b.yaml").write_text("id: b\nextends: a\nheaders: {}\n")
+    (tmp_path / "idp" / "c.yaml").write_text("id: c\nextends: nope\nheaders: {}\n")
+    with pytest.raises(ScenarioFileError) as exc:
+        load_idp_profiles(tmp_path)
+    text = "\n".join(messages(exc))
+    assert f"{tmp_path / 'idp' / 'b.yaml'}:2: profiles extend each other in a circle: a -> b -> a" in text
+    assert f"{tmp_path / 'idp' / 'c.yaml'}:2: extends unknown IdP profile 'nope' (known: a, b, c)" in text
 
 
 def test_the_shipped_shared_steps_load_without_problems():

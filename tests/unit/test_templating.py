@@ -161,7 +161,8 @@ def test_an_unknown_function_is_an_error_when_checked_and_lists_the_known_ones()
     with pytest.raises(TemplateError) as exc:
         referenced_names({"a": ["${fake.person()}"]})
     assert str(exc.value) == (
-        "unknown function fake.person(); known: batch, fake.group, fake.user, list, lower, members, merge, quote, upper, uuid, without"
+        "unknown function fake.person(); known: batch, fake.group, fake.user, list, lower, members, merge, quote, "
+        "set, upper, uuid, without"
     )
 
 
@@ -319,3 +320,12 @@ def test_list_builds_a_list_of_values():
 def test_a_function_given_the_wrong_kind_of_value_is_a_template_error():
     with pytest.raises(TemplateError, match=r"members\(\): expects a list of ids, not str"):
         render("${members(a)}", {"a": "x"})
+
+
+def test_set_replaces_one_dotted_path_and_json_constants_are_literals():
+    current = {"id": "1", "active": True, "name": {"givenName": "A", "familyName": "B"}}
+    assert render("${set(current, 'active', false)}", {"current": current})["active"] is False
+    assert render("${set(current, 'name.givenName', 'C')}", {"current": current})["name"] == {
+        "givenName": "C", "familyName": "B"}
+    assert current["active"] is True  # the original is not changed
+    assert render("${null}", {}) is None and render("${true}", {}) is True
