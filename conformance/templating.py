@@ -369,6 +369,12 @@ def _batch(items: Any, size: Any, number: Any) -> list[Any]:
     return list(items[(number - 1) * size:number * size])
 
 
+def _concat(*lists: Any) -> list[Any]:
+    if not all(isinstance(item, list | tuple) for item in lists):
+        raise ValueError("expects lists")
+    return [item for items in lists for item in items]
+
+
 def _quote(text: Any) -> str:
     """A SCIM filter string literal (RFC 7644 §3.4.2.2: a JSON string): quotes and backslashes escaped."""
     return json.dumps(str(text), ensure_ascii=False)
@@ -389,4 +395,5 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "members": lambda scope, ids: _members(ids),
     "batch": lambda scope, items, size, number: _batch(items, size, number),
     "list": lambda scope, *values: list(values),
+    "concat": lambda scope, *lists: _concat(*lists),
 }

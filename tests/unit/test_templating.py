@@ -161,7 +161,8 @@ def test_an_unknown_function_is_an_error_when_checked_and_lists_the_known_ones()
     with pytest.raises(TemplateError) as exc:
         referenced_names({"a": ["${fake.person()}"]})
     assert str(exc.value) == (
-        "unknown function fake.person(); known: batch, fake.group, fake.user, list, lower, members, merge, quote, "
+        "unknown function fake.person(); known: batch, concat, fake.group, fake.user, list, lower, members, merge, "
+        "quote, "
         "set, upper, uuid, without"
     )
 
@@ -329,3 +330,7 @@ def test_set_replaces_one_dotted_path_and_json_constants_are_literals():
         "givenName": "C", "familyName": "B"}
     assert current["active"] is True  # the original is not changed
     assert render("${null}", {}) is None and render("${true}", {}) is True
+
+
+def test_concat_joins_lists():
+    assert render("${concat(a, b, list(c))}", {"a": [1], "b": [2, 3], "c": 4}) == [1, 2, 3, 4]
