@@ -246,9 +246,14 @@ def _mark(item: pytest.Item, scenario: Scenario, idp_id: str, session: Session) 
     item.add_marker(scenario.level)
     item.add_marker("scim_scenario")
     idp = session.idps()[idp_id]
-    item.add_marker(pytest.mark.allure_label(idp.name, label_type="epic"))
-    item.add_marker(pytest.mark.allure_label(scenario.family, label_type="feature"))
-    item.add_marker(pytest.mark.allure_label(scenario.title, label_type="story"))
+    # Behaviors tab: IdP > scenario (one feature per provisioning sequence) > IdP variant.
+    # Suites tab: scenario family (the folder: okta, entra, rfc, ...) > scenario > variant.
+    item.add_marker(pytest.mark.allure_label(idp.family or idp.name, label_type="epic"))
+    item.add_marker(pytest.mark.allure_label(scenario.title, label_type="feature"))
+    item.add_marker(pytest.mark.allure_label(idp.name, label_type="story"))
+    item.add_marker(pytest.mark.allure_label(scenario.family, label_type="parentSuite"))
+    item.add_marker(pytest.mark.allure_label(scenario.title, label_type="suite"))
+    item.add_marker(pytest.mark.allure_label(idp.name, label_type="subSuite"))
     item.add_marker(pytest.mark.allure_label(SEVERITY[scenario.level], label_type="severity"))
     item.add_marker(pytest.mark.allure_label(f"{scenario.id}[{idp_id}]", label_type="as_id"))
     for tag in scenario.tags:

@@ -54,6 +54,9 @@ class IdpProfile:
     description: str = ""
     refs: tuple[str, ...] = ()
     reactions: dict[int, str] = field(default_factory=dict)  # status -> what the IdP does then
+    # The IdP a variant belongs to ("Okta" for okta-aiw): the name of the profile it extends, at
+    # the root. Reports group every variant's scenarios under it.
+    family: str = ""
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ def _build_idp(document: YamlDocument, documents: dict[str, YamlDocument], chain
         request_names=names,
         description=data.get("description", base.description if base else ""),
         refs=tuple(data.get("refs", base.refs if base else ())),
+        family=base.family if base else data.get("name", data["id"]),
         reactions={**(base.reactions if base else {}),
                    **{int(code): text for code, text in data.get("reactions", {}).items()}},
     )

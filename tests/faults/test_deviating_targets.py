@@ -12,50 +12,24 @@ import socket
 import time
 from pathlib import Path
 
-import pytest
-
 from conformance.embedded import EmbeddedServer
-from tests.support.deviating_proxy import CATALOGUE, DeviatingProxy, Deviation, ProxyRequest, ProxyResponse
-from tests.support.runs import DISTINCTIVE_TOKEN, everything_written, run_scenarios
+from tests.support.deviating_proxy import DeviatingProxy, Deviation, ProxyRequest, ProxyResponse
+from tests.support.runs import embedded_target, run_scenarios
 
 OKTA = "scenarios/okta/push-new-user.scenario.yaml"
 ENTRA = "scenarios/entra/test-connection-and-create.scenario.yaml"
-
-# deviation -> (scenario file, the step that must fail, words the failure must contain)
-CAUGHT_BY = {
-    "create-returns-200": (OKTA, 'Step 2 "create the user"', "expected status 201, got 200"),
-    "empty-filter-404": (ENTRA, 'Step 1 "test connection (filter on a random GUID finds nothing)"',
-                         "expected status 200, got 404"),
-    "patch-capitalised-op-rejected": (ENTRA, 'Step 5 "update displayName with a capitalised "Replace""',
-                                      "expected status 200 or 204, got 400"),
-    "deactivate-ignored": (OKTA, 'Step 5 "the deactivated user is still readable and inactive"',
-                           "$.active: expected false, got true"),
-}
+BOTH = (OKTA, ENTRA)
 
 
-@pytest.mark.parametrize("name", sorted(CAUGHT_BY))
-def test_a_deviation_makes_the_scenario_that_covers_it_fail_at_the_right_step(
-    name: str, scim_server: EmbeddedServer, tmp_path: Path
-):
-    scenario, step, reason = CAUGHT_BY[name]
-    with DeviatingProxy(scim_server.base_url, [CATALOGUE[name]]) as proxy:
-        result = run_scenarios(proxy.url, tmp_path, paths=(scenario,))
-    assert result.code == 1, result.output
-    assert "1 failed" in result.output
-    assert step in result.output
-    assert reason in result.output
-    assert "Reproduce with:\n  curl " in result.output
-    assert DISTINCTIVE_TOKEN not in result.output + everything_written(tmp_path)
-
-
-def test_without_deviations_the_proxy_is_transparent_and_the_scenarios_pass(
+def test_without_deviations_the_proxy_is_transparent_and_every_scenario_passes(
     scim_server: EmbeddedServer, tmp_path: Path
 ):
-    # The control for every test above: a failure there comes from the deviation, not the proxy.
+    # The control for every detection test (tests/faults/test_*_detection.py): a failure there
+    # comes from the deviation, not from the proxy.
     with DeviatingProxy(scim_server.base_url) as proxy:
-        result = run_scenarios(proxy.url, tmp_path)
+        result = run_scenarios(embedded_target(proxy.url, tmp_path), tmp_path / "reports")
     assert result.code == 0, result.output
-    assert "2 passed" in result.output
+    assert " failed" not in result.output and " passed" in result.output
 
 
 def _answer_everything(status: int, body: bytes, content_type: str) -> Deviation:
@@ -70,7 +44,7 @@ def _answer_everything(status: int, body: bytes, content_type: str) -> Deviation
 def test_a_target_that_answers_html_fails_with_the_content_type_named(scim_server: EmbeddedServer, tmp_path: Path):
     html = _answer_everything(200, b"<html><body><h1>Welcome to nginx!</h1></body></html>", "text/html")
     with DeviatingProxy(scim_server.base_url, [html]) as proxy:
-        result = run_scenarios(proxy.url, tmp_path)
+        result = run_scenarios(proxy.url, tmp_path, "--idp", "okta,entra", paths=BOTH)
     assert result.code == 1
     assert "2 failed" in result.output
     assert "expected a JSON body, got text/html: '<html><body><h1>Welcome to nginx!" in result.output
@@ -79,7 +53,7 @@ def test_a_target_that_answers_html_fails_with_the_content_type_named(scim_serve
 def test_a_target_that_answers_garbage_fails_and_shows_the_garbage(scim_server: EmbeddedServer, tmp_path: Path):
     garbage = _answer_everything(200, b'{"schemas": [unterminated', "application/scim+json")
     with DeviatingProxy(scim_server.base_url, [garbage]) as proxy:
-        result = run_scenarios(proxy.url, tmp_path)
+        result = run_scenarios(proxy.url, tmp_path, "--idp", "okta,entra", paths=BOTH)
     assert result.code == 1 and "2 failed" in result.output
     assert "expected a JSON body, got application/scim+json: '{\"schemas\": [unterminated'" in result.output
 
@@ -91,7 +65,7 @@ def _closed_port() -> int:
 
 
 def test_a_target_that_is_down_fails_every_scenario_with_the_connection_error(tmp_path: Path):
-    result = run_scenarios(f"http://127.0.0.1:{_closed_port()}/scim/v2", tmp_path)
+    result = run_scenarios(f"http://127.0.0.1:{_closed_port()}/scim/v2", tmp_path, "--idp", "okta,entra", paths=BOTH)
     assert result.code == 1
     assert "2 failed" in result.output
     assert "no answer from the target: ConnectError" in result.output

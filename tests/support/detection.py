@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from tests.support.deviating_proxy import DeviatingProxy, Deviation
-from tests.support.runs import DISTINCTIVE_TOKEN, RunResult, everything_written, run_scenarios
+from tests.support.runs import DISTINCTIVE_TOKEN, RunResult, embedded_target, everything_written, run_scenarios
 
 __all__ = ["Expectation", "assert_caught", "run_with_deviation"]
 
@@ -39,16 +41,19 @@ def run_with_deviation(
     upstream: str, reports: Path, deviations: Sequence[Deviation], scenario: str, idp: str,
     capabilities: dict[str, bool] | None = None,
 ) -> RunResult:
-    """Run one scenario as one IdP through a proxy with `deviations` in front of `upstream`."""
+    """Run one scenario as one IdP through a proxy with `deviations` in front of `upstream`.
+
+    The target profile is the embedded server's (its capabilities), with `capabilities` on top
+    and without its known deviations: a deviation that is expected is not one that is caught.
+    """
     with DeviatingProxy(upstream, deviations) as proxy:
-        target = proxy.url
-        if capabilities:
-            profile = reports / "target.yaml"
-            profile.parent.mkdir(parents=True, exist_ok=True)
-            lines = [f"  {name}: {str(value).lower()}" for name, value in capabilities.items()]
-            profile.write_text("id: deviating\nbase_url: " + proxy.url + "\ncapabilities:\n" + "\n".join(lines) + "\n")
-            target = str(profile)
-        return run_scenarios(target, reports, "--idp", idp, paths=(scenario,))
+        profile = Path(embedded_target(proxy.url, reports))
+        data = yaml.safe_load(profile.read_text(encoding="utf-8"))
+        data["id"] = "deviating"
+        data.pop("expected_failures", None)
+        data["capabilities"] = {**data.get("capabilities", {}), **(capabilities or {})}
+        profile.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return run_scenarios(str(profile), reports, "--idp", idp, paths=(scenario,))
 
 
 def assert_caught(expectation: Expectation, result: RunResult) -> None:

@@ -17,7 +17,10 @@ Conventions:
   rewrites are skipped);
 * response rewrites then run, in the same order, on whatever response there is (upstream or
   short-circuit); each receives the request *as the client sent it*;
-* the upstream's own ``Location`` and ``meta.location`` (its host:port) are passed through as is.
+* the upstream's own ``Location`` and ``meta.location`` (its host:port) are passed through as is;
+* `ProxyRequest.origin` is the upstream's ``scheme://host:port``: a deviation that needs the
+  server's state (read-modify-write, existence checks) calls it directly with the request's
+  own Authorization header.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ class ProxyRequest:
     path: str  # path + query as received, e.g. "/v2/Users?filter=..."
     headers: dict[str, str]
     body: bytes
+    origin: str = ""  # the upstream's scheme://host:port, for deviations that must read state first
 
     @property
     def route(self) -> str:
@@ -240,6 +244,7 @@ class DeviatingProxy:
 
     def handle(self, request: ProxyRequest) -> ProxyResponse:
         """Apply the deviations to `request`, forward it if none answered, rewrite the answer."""
+        request = dataclasses.replace(request, origin=self._origin)
         self.requests_seen.append(request)
         original = _copy_request(request)
         current: ProxyRequest | ProxyResponse = _copy_request(request)

@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "scenarios"
 # A token nobody would type by accident: tests grep for it in everything the run leaves behind.
@@ -50,3 +52,15 @@ def everything_written(reports: Path) -> str:
     return "\n".join(
         p.read_text(encoding="utf-8", errors="replace") for p in sorted(reports.rglob("*")) if p.is_file()
     )
+
+
+def embedded_target(base_url: str, directory: Path) -> str:
+    """A target profile file for an already running scim2-server: the shipped embedded profile
+    (capabilities, known deviations) pointed at `base_url`, so tests share one server."""
+    data = yaml.safe_load((REPO / "profiles" / "targets" / "embedded.yaml").read_text(encoding="utf-8"))
+    data.pop("embedded", None)
+    data["base_url"] = base_url
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "embedded-at-url.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return str(path)
