@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from _pytest._code.code import ReprFileLocation, TerminalRepr
 
-from conformance.errors import HarnessError, Problem, ScenarioFileError, TargetDeviation
+from conformance.errors import HarnessError, Problem, ScenarioFileError, TargetDeviation, TargetUnreachable
 from conformance.fakedata import RunData, new_run_id
 from conformance.paths import find_profiles_dir
 from conformance.profiles import (
@@ -304,7 +304,16 @@ class ScenarioItem(pytest.Item):
             redactor=redactor,
             reporter=AllureReporter(redactor),
         )
-        runner.run(self.scenario)
+        try:
+            runner.run(self.scenario)
+        except TargetUnreachable:
+            # Refused, unresolvable, TLS-broken or not answering a connect: every further
+            # scenario would fail the same way. One clear message beats forty identical failures.
+            down = getattr(transport, "down_reason", None)
+            if down:
+                self.session.shouldfail = redactor.text(
+                    f"the target is unreachable ({down}); the remaining scenarios were not run")
+            raise
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
         error = excinfo.value

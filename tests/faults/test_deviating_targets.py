@@ -64,12 +64,15 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_a_target_that_is_down_fails_every_scenario_with_the_connection_error(tmp_path: Path):
+def test_a_target_that_is_down_stops_the_run_with_one_clear_message(tmp_path: Path):
     result = run_scenarios(f"http://127.0.0.1:{_closed_port()}/scim/v2", tmp_path, "--idp", "okta,entra", paths=BOTH)
     assert result.code == 1
-    assert "2 failed" in result.output
+    assert "1 failed" in result.output  # the first scenario, not one failure per scenario
     assert "no answer from the target: ConnectError" in result.output
+    assert "the target is unreachable (ConnectError: [Errno 111] Connection refused); " \
+           "the remaining scenarios were not run" in result.output
     assert "Traceback" not in result.output
+    assert (tmp_path / "junit.xml").is_file() and any((tmp_path / "allure-results").iterdir())
 
 
 def test_a_slow_target_fails_with_a_timeout_named_in_the_failure(scim_server: EmbeddedServer, tmp_path: Path):
