@@ -23,8 +23,15 @@ SENSITIVE_HEADERS = frozenset({
 })
 _SENSITIVE_KEY = re.compile(r"password|secret|token|api[_-]?key|credential", re.IGNORECASE)
 # Anything that looks like a credential after an auth scheme, even if we never saw its value.
-# A credential is a token68 (RFC 9110 §11.2); `realm="SCIM"` (an auth-param) is not one.
-_AUTH_VALUE = re.compile(r"\b(Bearer|Basic|Token|SSWS)\s+(?>[A-Za-z0-9._~+/-]{4,}=*)(?![\"=\w])", re.IGNORECASE)
+# A credential is a token68 (RFC 9110 §11.2); `realm="SCIM"` (an auth-param) is not one. Prose
+# must survive ("a wrong token\nStep 1", "Bearer tokens are"): the scheme and the credential are
+# on one line, and the credential either holds a character words do not (a digit, . _ ~ + / - =)
+# or is at least 16 characters long.
+_AUTH_VALUE = re.compile(
+    r"\b(Bearer|Basic|Token|SSWS)[ \t]+"
+    r"(?>(?=[A-Za-z0-9._~+/-]*[0-9._~+/=-])[A-Za-z0-9._~+/-]{4,}=*|[A-Za-z]{16,})(?![\"=\w])",
+    re.IGNORECASE,
+)
 
 
 class Redactor:

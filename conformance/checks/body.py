@@ -111,7 +111,7 @@ def empty_body(expected: Any, exchange: Exchange) -> None:
 def absent(expected: Any, exchange: Exchange) -> None:
     """These attributes (dotted paths, case-insensitive as SCIM names are) are not in the body."""
     actual = json_body(exchange)
-    found = [path for path in expected if _has_path(actual, path.split("."))]
+    found = [path for path in expected if _has_path(actual, path)]
     if found:
         raise CheckFailed(
             f"body has {', '.join(repr(p) for p in found)}, which must not be returned",
@@ -123,7 +123,7 @@ def absent(expected: Any, exchange: Exchange) -> None:
 def present(expected: Any, exchange: Exchange) -> None:
     """These attributes (dotted paths, case-insensitive) are in the body, whatever their value."""
     actual = json_body(exchange)
-    missing = [path for path in expected if not _has_path(actual, path.split("."))]
+    missing = [path for path in expected if not _has_path(actual, path)]
     if missing:
         keys = ", ".join(sorted(map(str, actual))) if isinstance(actual, dict) else type(actual).__name__
         raise CheckFailed(
@@ -132,16 +132,25 @@ def present(expected: Any, exchange: Exchange) -> None:
         )
 
 
-def _has_path(value: Any, parts: list[str]) -> bool:
-    if not parts:
-        return True
+def _has_path(value: Any, path: str) -> bool:
+    """Does `value` hold the attribute `path`? Names compare case-insensitively; a step is a key
+    followed by `.` (sub-attribute) or, for a schema URN key, by `:` (its attribute), as in
+    `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager`."""
     if isinstance(value, list):
-        return any(_has_path(item, parts) for item in value)
+        return any(_has_path(item, path) for item in value)
     if not isinstance(value, dict):
         return False
+    wanted = path.lower()
     for key, item in value.items():
-        if isinstance(key, str) and key.lower() == parts[0].lower() and _has_path(item, parts[1:]):
+        if not isinstance(key, str):
+            continue
+        name = key.lower()
+        if wanted == name:
             return True
+        separators = (".", ":") if name.startswith("urn:") else (".",)
+        for separator in separators:
+            if wanted.startswith(name + separator) and _has_path(item, path[len(key) + 1:]):
+                return True
     return False
 
 

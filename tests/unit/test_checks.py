@@ -345,3 +345,12 @@ def test_present_names_what_is_missing_and_what_is_there():
     message = failure("present", ["Resources", "detail"], answer(200, {"totalResults": 0, "detail": None}))
     assert message == "body lacks 'Resources' (it has: detail, totalResults)"
     run("present", ["resources"], answer(200, {"Resources": []}))
+
+
+def test_absent_and_present_follow_schema_urn_keys():
+    urn = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    body = {"userName": "a", urn: {"department": "X", "manager": {"value": "m1"}}}
+    run("present", [f"{urn}:department", f"{urn}:manager.value"], answer(200, body))
+    assert failure("absent", [f"{urn}:manager"], answer(200, body)) == \
+        f"body has '{urn}:manager', which must not be returned"
+    run("absent", [f"{urn}:employeeNumber"], answer(200, body))

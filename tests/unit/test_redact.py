@@ -219,3 +219,17 @@ def test_an_auth_param_is_not_taken_for_a_credential():
 def test_a_null_query_value_leaves_the_parameter_out():
     assert join_url("https://h.example/scim", "/Users", {"filter": None, "count": 1}) == \
         "https://h.example/scim/Users?count=1"
+
+
+@pytest.mark.parametrize("text", [
+    "Entra tests the connection with a wrong token\nStep 1 \"test connection\"",
+    "Bearer tokens are refused",
+    "send the token header",
+])
+def test_prose_about_tokens_is_left_alone(text: str):
+    assert Redactor().text(text) == text
+
+
+@pytest.mark.parametrize("credential", ["abcd1234", "secretvalue_x", "QWERTYUIOPASDFGHJKLZ"])
+def test_credentials_that_look_like_words_are_still_masked_after_a_scheme(credential: str):
+    assert Redactor().text(f"Authorization: Token {credential}") == f"Authorization: Token {MASK}"
