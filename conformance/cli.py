@@ -303,18 +303,18 @@ def cmd_lint(args: argparse.Namespace) -> int:
     try:
         profiles_dir = Path(args.profiles) if args.profiles else find_profiles_dir()
         paths = args.paths or [str(find_scenarios_dir()), str(profiles_dir)]
-        files, problems = _lint_paths(paths)
+        files, unread = _lint_paths(paths)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    linter = _Linter(problems=problems)
+    linter = _Linter(problems=list(unread))
     linter.idps = linter.load_idps(profiles_dir)
     for path in files:
         linter.lint(path)
     unique = list(dict.fromkeys(linter.problems))
     for problem in unique:
         print(problem)
-    checked = len(files) + len({str(p.path) for p in problems})
+    checked = len(files) + len(unread)
     files_with_problems = len({str(p.path) for p in unique})
     verdict = f"{len(unique)} problem(s) in {files_with_problems} file(s)" if unique else "no problems"
     print(f"{checked} file(s) checked: {verdict}", file=sys.stderr)

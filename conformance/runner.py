@@ -247,8 +247,10 @@ class Runner:
         """Record what was created, run the checks, then capture and collect from the answer."""
         expect = request.expect
         if exchange.received is None:
-            self._fail(StepFailure(scenario, self.idp, step, number,
-                                   [f"no answer from the target: {exchange.error}"], exchange, expect,
+            # An answer that started but could not be used (too large, cut off, too slow) is still
+            # not an answer a check can judge.
+            reason = f"no usable answer from the target: {exchange.error}"
+            self._fail(StepFailure(scenario, self.idp, step, number, [reason], exchange, expect,
                                    attempt=attempt), unreachable=True)
         ledger.observe(request.method, request.path, exchange, step.name)
         reasons, actual = self._check(expect, exchange)

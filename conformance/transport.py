@@ -32,7 +32,7 @@ INVALID_TOKEN = "scim-conformance-invalid-token"
 MAX_429_RETRIES = 3
 MAX_RETRY_AFTER_S = 10.0  # one wait, whatever Retry-After says
 MAX_TOTAL_RETRY_WAIT_S = 20.0  # all the waits of one request together
-MAX_BODY_BYTES = 10 * 1024 * 1024  # a SCIM answer is a few kB; a ListResponse page a few hundred
+MAX_BODY_BYTES = 10 * 1024 * 1024  # a SCIM answer is a few kB, a ListResponse page a few hundred kB
 
 
 def join_url(base_url: str, path: str, query: Mapping[str, Any] | None = None) -> str:

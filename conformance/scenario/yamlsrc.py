@@ -49,11 +49,38 @@ class YamlDocument:
     source: SourceMap
 
 
+MAX_FILE_BYTES = 1024 * 1024  # the largest shipped file is a few kB
+MAX_VALUES = 100_000  # mappings, sequences and scalars, once aliases are expanded
+
+
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys (a silent overwrite hides a scenario bug)."""
 
 
-def _build(node: yaml.Node, pointer: Pointer, source: SourceMap, loader: _StrictLoader) -> Any:
+@dataclass
+class _Budget:
+    """Bounds the expansion of aliases: a billion-laughs file stops here, not in the kernel's OOM killer."""
+
+    values: int = 0
+    open: set[int] = field(default_factory=set)  # ids of the nodes being built, for recursive aliases
+
+
+def _build(node: yaml.Node, pointer: Pointer, source: SourceMap, loader: _StrictLoader, budget: _Budget) -> Any:
+    line = node.start_mark.line + 1
+    budget.values += 1
+    if budget.values > MAX_VALUES:
+        raise ScenarioFileError([Problem(source.path, line, f"more than {MAX_VALUES} values once YAML aliases "
+                                         "are expanded (an alias bomb?)")])
+    if id(node) in budget.open:
+        raise ScenarioFileError([Problem(source.path, line, "recursive YAML alias: a value contains itself")])
+    budget.open.add(id(node))
+    try:
+        return _build_node(node, pointer, source, loader, budget)
+    finally:
+        budget.open.discard(id(node))
+
+
+def _build_node(node: yaml.Node, pointer: Pointer, source: SourceMap, loader: _StrictLoader, budget: _Budget) -> Any:
     source.lines[pointer] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # resolves YAML merge keys (<<)
@@ -67,11 +94,11 @@ def _build(node: yaml.Node, pointer: Pointer, source: SourceMap, loader: _Strict
                     [Problem(source.path, key_node.start_mark.line + 1, f"duplicate key {key!r}")]
                 )
             child = (*pointer, key)
-            result[key] = _build(value_node, child, source, loader)
+            result[key] = _build(value_node, child, source, loader, budget)
             source.lines[child] = key_node.start_mark.line + 1
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*pointer, i), source, loader) for i, item in enumerate(node.value)]
+        return [_build(item, (*pointer, i), source, loader, budget) for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
 
 
@@ -79,24 +106,42 @@ def load_yaml(path: Path) -> YamlDocument:
     """Parse one YAML file; any syntax problem becomes a `ScenarioFileError` with its line."""
     source = SourceMap(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         raise ScenarioFileError([Problem(path, 0, f"cannot read file: {exc}")]) from None
-    loader = _StrictLoader(text)
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioFileError([Problem(path, 1, f"file is larger than {MAX_FILE_BYTES // 2**20} MB "
+                                         f"({len(raw) / 2**20:.1f} MB): scenario and profile files are small")])
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ScenarioFileError([Problem(path, line, f"cannot read file: byte 0x{raw[exc.start]:02x} is not "
+                                         "UTF-8; save the file as UTF-8")]) from None
+    loader: _StrictLoader | None = None
+    try:
+        loader = _StrictLoader(text)  # the reader checks every character here
         node = loader.get_single_node()
         if node is None:
             raise ScenarioFileError([Problem(path, 1, "file is empty")])
-        data = _build(node, (), source, loader)
+        data = _build(node, (), source, loader, _Budget())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         reason = " ".join(str(part) for part in (exc.context, exc.problem) if part)
         raise ScenarioFileError([Problem(path, line, f"invalid YAML: {reason}")]) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise ScenarioFileError([Problem(path, line, f"invalid YAML: unacceptable character "
+                                         f"#x{exc.character:04x}: {exc.reason}")]) from None
     except yaml.YAMLError as exc:
         raise ScenarioFileError([Problem(path, 0, f"invalid YAML: {exc}")]) from None
+    except RecursionError:
+        raise ScenarioFileError([Problem(path, 1, "invalid YAML: nested too deep "
+                                         "(or a merge key that includes itself)")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return YamlDocument(data, source)
 
 

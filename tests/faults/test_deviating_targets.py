@@ -68,7 +68,7 @@ def test_a_target_that_is_down_stops_the_run_with_one_clear_message(tmp_path: Pa
     result = run_scenarios(f"http://127.0.0.1:{_closed_port()}/scim/v2", tmp_path, "--idp", "okta,entra", paths=BOTH)
     assert result.code == 1
     assert "1 failed" in result.output  # the first scenario, not one failure per scenario
-    assert "no answer from the target: ConnectError" in result.output
+    assert "no usable answer from the target: ConnectError" in result.output
     assert "the target is unreachable (ConnectError: [Errno 111] Connection refused); " \
            "the remaining scenarios were not run" in result.output
     assert "Traceback" not in result.output
@@ -86,7 +86,7 @@ def test_a_slow_target_fails_with_a_timeout_named_in_the_failure(scim_server: Em
         started = time.monotonic()
         result = run_scenarios(str(profile), tmp_path / "reports", paths=(OKTA,))
     assert result.code == 1
-    assert "no answer from the target: timed out (ReadTimeout)" in result.output
+    assert "no usable answer from the target: timed out (ReadTimeout)" in result.output
     assert time.monotonic() - started < 60
 
 

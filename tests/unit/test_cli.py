@@ -71,3 +71,76 @@ def test_run_without_a_target_is_a_usage_error():
     result = cli("run")
     assert result.returncode == 2
     assert "--target" in result.stderr
+
+
+def test_help_names_the_cleanup_command_and_run_has_insecure():
+    assert "cleanup" in cli("--help").stdout
+    run_help = cli("run", "--help").stdout
+    assert "--insecure" in run_help and "TLS certificate" in run_help
+
+
+def _scenario(path: Path, scenario_id: str) -> Path:
+    path.write_text(f"id: {scenario_id}\ntitle: t\nidps: [okta]\nsteps:\n"
+                    "  - name: look up\n    request: {method: GET, path: /Users}\n")
+    return path
+
+
+def test_lint_finds_a_scenario_id_used_twice_as_a_run_would(tmp_path: Path):
+    first, second = _scenario(tmp_path / "a.scenario.yaml", "same"), _scenario(tmp_path / "b.scenario.yaml", "same")
+    result = cli("lint", str(first), str(second))
+    assert result.returncode == 1
+    assert f"{second}:1: scenario id 'same' is already used by {first}" in result.stdout
+    assert cli("lint", str(first)).returncode == 0
+
+
+def test_lint_of_a_named_file_it_would_not_read_says_so(tmp_path: Path):
+    stray = _scenario(tmp_path / "lookup.yaml", "stray")
+    misnamed = _scenario(tmp_path / "lookup.scenario.yml", "misnamed")
+    result = cli("lint", str(stray), str(misnamed))
+    assert result.returncode == 1
+    assert f"{stray}:1: not a file scim-conformance reads" in result.stdout
+    assert f"{misnamed}:1: a scenario file must end in .scenario.yaml" in result.stdout
+    assert "2 file(s) checked: 2 problem(s) in 2 file(s)" in result.stderr
+
+
+def test_lint_of_an_idp_profile_outside_the_profiles_folder_loads_it(tmp_path: Path):
+    broken = tmp_path / "idp" / "acme.yaml"
+    broken.parent.mkdir()
+    broken.write_text("id: acme\nname: ACME\nheaders: {}\nrequests: {get: {method: GET}}\n")
+    result = cli("lint", str(broken))  # without --profiles: the shipped profiles are the run's
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{broken}:4: " in result.stdout and "'path' is a required property" in result.stdout
+
+
+def test_lint_of_one_steps_file_checks_its_folder_together(tmp_path: Path):
+    text = "sequences:\n  same:\n    steps:\n      - name: x\n        request: {method: GET, path: /Users}\n"
+    (tmp_path / "a.steps.yaml").write_text(text)
+    (tmp_path / "b.steps.yaml").write_text(text)
+    result = cli("lint", str(tmp_path / "a.steps.yaml"))
+    assert result.returncode == 1
+    assert f"{tmp_path / 'b.steps.yaml'}:2: sequence 'same' is also defined in" in result.stdout
+
+
+def test_insecure_copies_the_target_with_verification_off_and_removes_the_copy(tmp_path: Path):
+    import yaml
+
+    from conformance.cli import _insecure_target
+    from conformance.profiles import load_target_profile
+
+    with _insecure_target("https://scim.example.com/scim/v2?aadOptscim062020", None) as spec:
+        copy = Path(spec)
+        target = load_target_profile(copy)
+        assert target.verify_tls is False
+        assert target.base_url == "https://scim.example.com/scim/v2?aadOptscim062020"
+    assert not copy.exists() and not copy.parent.exists()
+
+    profile = tmp_path / "targets" / "corp.yaml"
+    profile.parent.mkdir()
+    profile.write_text("id: corp\nbase_url: https://scim.corp.example/v2\ntls: {ca_bundle: /etc/corp.pem}\n"
+                       "timeouts: {read: 7}\ncapabilities: {etag: true}\n")
+    with _insecure_target(str(profile), None) as spec:
+        target = load_target_profile(Path(spec))
+        assert yaml.safe_load(Path(spec).read_text())["tls"] == {"verify": False}  # ca_bundle would win
+        assert (target.verify_tls, target.read_timeout, "etag" in target.capabilities) == (False, 7.0, True)
+    with _insecure_target("embedded", None) as spec:
+        assert spec == "embedded"
