@@ -25,6 +25,7 @@ import yaml
 from conformance import __version__, cleanup
 from conformance.allure_html import AllureUnavailable, build_html
 from conformance.errors import HarnessError, Problem, ScenarioFileError, TargetDeviation
+from conformance.matrix import Matrix, write_matrix
 from conformance.paths import find_profiles_dir, find_scenarios_dir
 from conformance.profiles import IdpProfile, load_idp_profiles, load_target_profile, resolve_target
 from conformance.redact import redactor
@@ -101,7 +102,8 @@ def _ensure_token(target_spec: str, profiles_dir: Path | None) -> None:
 def _pytest_args(args: argparse.Namespace, paths: list[str], reports: Path, target: str | None = None) -> list[str]:
     argv = [*paths, "--scim-target", target or args.target, "-p", "no:cacheprovider", "-o", "addopts=",
             "--alluredir", str(reports / "allure-results"), "--clean-alluredir",
-            "--junitxml", str(reports / "junit.xml"), "-rfE", "--tb=short"]
+            "--junitxml", str(reports / "junit.xml"), "-rfE", "--tb=short",
+            "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     for idp in args.idp or []:
         argv += ["--idp", idp]
     if args.k:
@@ -158,6 +160,8 @@ def _run(args: argparse.Namespace, *, html: bool) -> int:
     print(summary.render())
     if code == NO_TESTS_COLLECTED:
         print("\nNo scenario was selected: check the paths, -k, -m and --idp.", file=sys.stderr)
+    else:
+        _print_certification(reports / "allure-results", reports, args.target)
     print(f"\nAllure results: {reports / 'allure-results'}\nJUnit XML:      {reports / 'junit.xml'}")
     if html and code in (0, 1):
         try:
@@ -179,13 +183,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run(args, html=True)
 
 
+def _print_certification(results: Path, out_dir: Path, target: str | None) -> Matrix | None:
+    """Write matrix.md/json and badges beside the results; print where each IdP stands."""
+    if not results.is_dir():
+        return None
+    matrix = write_matrix(results, out_dir, redactor.text(target) if target else None)
+    if not matrix.outcomes:
+        return matrix
+    print("\nCertification (every must scenario of an IdP passed):")
+    for certification in map(matrix.certification, matrix.idps):
+        line = f"  {certification.idp:<18} {certification.level}"
+        if certification.must_not_passed:
+            line += f"; must not passed: {', '.join(certification.must_not_passed)}"
+        if certification.should_failed:
+            line += f"; should failed: {', '.join(certification.should_failed)}"
+        print(line)
+    print(f"Matrix:         {out_dir / 'matrix.md'} (and matrix.json, badges/)")
+    return matrix
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    try:
-        page = build_html(Path(args.results), Path(args.output))
-    except (AllureUnavailable, FileNotFoundError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    results = Path(args.results)
+    if not results.is_dir():
+        print(f"error: {results}: no such folder (run the scenarios first: scim-conformance run)", file=sys.stderr)
         return EXIT_PROBLEMS
-    print(f"HTML report: {page.resolve()}")
+    matrix_dir = Path(args.matrix) if args.matrix else results.parent
+    _print_certification(results, matrix_dir, None)
+    try:
+        page = build_html(results, Path(args.output))
+    except (AllureUnavailable, FileNotFoundError, RuntimeError) as exc:
+        print(f"error: HTML report not built: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"HTML report:    {page.resolve()}  (one self-contained file; opens offline)")
     return 0
 
 
@@ -464,9 +493,19 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     clean.set_defaults(handler=cmd_cleanup)
 
-    report = commands.add_parser("report", help="build the offline HTML report from Allure results")
-    report.add_argument("--results", default="reports/allure-results", metavar="DIR")
-    report.add_argument("--output", default="reports/html", metavar="DIR")
+    report = commands.add_parser(
+        "report", help="build the offline HTML report and the compatibility matrix from Allure results",
+        description="Reads the Allure results of a run; writes the compatibility matrix (matrix.md, "
+                    "matrix.json, badges/<idp>.svg) and one self-contained HTML file (needs the Allure CLI: "
+                    "make demo installs it, or set ALLURE_BIN).",
+        epilog="example: scim-conformance report --results reports/allure-results --output reports/html",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("--results", default="reports/allure-results", metavar="DIR",
+                        help="Allure results folder (default: reports/allure-results)")
+    report.add_argument("--output", default="reports/html", metavar="DIR",
+                        help="folder of the HTML report (default: reports/html)")
+    report.add_argument("--matrix", metavar="DIR",
+                        help="folder for matrix.md, matrix.json and badges/ (default: the results' parent)")
     report.set_defaults(handler=cmd_report)
     return parser
 

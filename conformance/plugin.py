@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from _pytest._code.code import ReprFileLocation, TerminalRepr
 
+from conformance.allure_meta import environment, ref_links, write_environment_and_categories
 from conformance.errors import HarnessError, Problem, ScenarioFileError, TargetDeviation, TargetUnreachable
 from conformance.fakedata import RunData, new_run_id
 from conformance.paths import find_profiles_dir
@@ -163,6 +164,29 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """environment.properties and categories.json beside the Allure results of a conformance run."""
+    config = session.config
+    state = config.stash.get(_SESSION, None)
+    results = getattr(config.option, "allure_report_dir", None)
+    if state is None or state.target is None or not results or hasattr(config, "workerinput"):
+        return
+    try:
+        idps = state.idps()
+    except HarnessError:
+        return  # the profiles did not load: the collection errors say why
+    used = sorted({item.idp_id for item in session.items if isinstance(item, ScenarioItem)})
+    advertised: Any = "not read (no scenario ran)"
+    if state._transport is not None:
+        exchange = state._transport.send("GET", "/ServiceProviderConfig", headers={"Accept": "application/scim+json"})
+        received = exchange.received
+        advertised = (received.json if received is not None and received.status == 200
+                      else f"not available ({received.status if received else exchange.error})")
+    env = environment(state.target.base_url, state.target.id, used, advertised)
+    families = {idps[i].family or idps[i].name for i in used if i in idps}
+    write_environment_and_categories(Path(results), {k: redactor.text(v) for k, v in env.items()}, families)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(_SESSION, None)
     if session is not None:
@@ -258,6 +282,12 @@ def _mark(item: pytest.Item, scenario: Scenario, idp_id: str, session: Session) 
     item.add_marker(pytest.mark.allure_label(f"{scenario.id}[{idp_id}]", label_type="as_id"))
     for tag in scenario.tags:
         item.add_marker(pytest.mark.allure_label(tag, label_type="tag"))
+    # Plain facts for tools that read allure-results (the compatibility matrix).
+    item.add_marker(pytest.mark.allure_label(scenario.id, label_type="scim_scenario"))
+    item.add_marker(pytest.mark.allure_label(idp_id, label_type="scim_idp"))
+    item.add_marker(pytest.mark.allure_label(scenario.level, label_type="scim_level"))
+    for name, url in ref_links(scenario.refs):
+        item.add_marker(pytest.mark.allure_link(url, link_type="link", name=name))
     item.add_marker(pytest.mark.allure_display_name(f"{scenario.title} [{idp.name}]"))
     if session.target is not None:
         unmet = [c.text for c in scenario.requires if not c.holds(session.target.capabilities)]

@@ -8,6 +8,7 @@ Everything attached has been through the redactor: allure-results is written to 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,7 +19,7 @@ from conformance.exchange import Exchange
 from conformance.redact import Redactor
 from conformance.reproduce import format_received, format_sent
 
-__all__ = ["AllureReporter"]
+__all__ = ["AllureReporter", "json_diff"]
 
 
 class AllureReporter:
@@ -45,10 +46,31 @@ class AllureReporter:
 
     def failure(self, title: str, report: str, expected: Any, actual: Any) -> None:
         allure.attach(report, name="failure", attachment_type=allure.attachment_type.TEXT)
-        if expected:
-            comparison = {"expected": self.redactor.data(expected), "actual": self.redactor.data(actual)}
-            allure.attach(json.dumps(comparison, indent=2, ensure_ascii=False, default=str),
-                          name="expected vs actual", attachment_type=allure.attachment_type.JSON)
+        if expected is None and actual is None:
+            return
+        expected, actual = self.redactor.data(expected), self.redactor.data(actual)
+        comparison = {"expected": expected, "actual": actual}
+        allure.attach(json.dumps(comparison, indent=2, ensure_ascii=False, default=str),
+                      name="expected vs actual", attachment_type=allure.attachment_type.JSON)
+        allure.attach(json_diff(expected, actual), name="diff (expected -> actual)",
+                      attachment_type=allure.attachment_type.TEXT)
+
+
+def json_diff(expected: Any, actual: Any) -> str:
+    """A unified diff of expected vs actual JSON, the actual cut down to the expected keys so that
+    the diff shows what differs, not everything else the server returned."""
+    def lines(value: Any) -> list[str]:
+        return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str).splitlines()
+
+    diff = difflib.unified_diff(lines(expected), lines(_shaped_like(expected, actual)),
+                                "expected", "actual", lineterm="")
+    return "\n".join(diff) or "(no difference in the compared keys)"
+
+
+def _shaped_like(expected: Any, actual: Any) -> Any:
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return {k: _shaped_like(v, actual[k]) for k, v in expected.items() if k in actual}
+    return actual
 
 
 def _path(url: str) -> str:

@@ -60,7 +60,7 @@ class StepFailure:
     reasons: list[str]
     exchange: Exchange | None
     expected: dict[str, Any] = field(default_factory=dict)
-    actual: Any = None
+    compared: tuple[Any, Any] | None = None  # (expected, actual) of the first failed check
     attempt: str = ""  # which repetition or page, for repeated and paginated steps
 
 
@@ -253,9 +253,9 @@ class Runner:
             self._fail(StepFailure(scenario, self.idp, step, number, [reason], exchange, expect,
                                    attempt=attempt), unreachable=True)
         ledger.observe(request.method, request.path, exchange, step.name)
-        reasons, actual = self._check(expect, exchange)
+        reasons, compared = self._check(expect, exchange)
         if reasons:
-            self._fail(StepFailure(scenario, self.idp, step, number, reasons, exchange, expect, actual,
+            self._fail(StepFailure(scenario, self.idp, step, number, reasons, exchange, expect, compared,
                                    attempt=attempt))
         for name, expression in step.capture.items():
             scope[name] = self._read_answer(scenario, step, number, exchange, expect, name, expression)
@@ -263,17 +263,19 @@ class Runner:
             scope[name].append(self._read_answer(scenario, step, number, exchange, expect, name, expression))
 
     def _check(self, expect: dict[str, Any], exchange: Exchange) -> tuple[list[str], Any]:
+        """Every failed check's message, and (expected, actual) of the first one that has them."""
         reasons: list[str] = []
-        actual = None
+        compared = None
         for check in sorted((CHECKS[name] for name in expect), key=lambda c: c.order):
             try:
                 check.function(expect[check.name], exchange)
             except CheckFailed as exc:
                 reasons.append(exc.message)
-                actual = exc.actual if actual is None else actual
+                if compared is None and (exc.expected is not None or exc.actual is not None):
+                    compared = (exc.expected, exc.actual)
                 if check.order == 0:
                     break  # a wrong status makes every body check noise
-        return reasons, actual
+        return reasons, compared
 
     def _paginate(
         self, scenario: Scenario, step: Step, number: int, scope: dict[str, Any], ledger: Ledger
@@ -360,7 +362,8 @@ class Runner:
 
     def _fail(self, failure: StepFailure, *, unreachable: bool = False) -> None:
         title, report = describe_failure(failure, self.redactor, self.target)
-        self.reporter.failure(title, report, failure.expected, failure.actual)
+        expected, actual = failure.compared or (failure.expected, None)
+        self.reporter.failure(title, report, expected, actual)
         raise (TargetUnreachable if unreachable else TargetDeviation)(title, report)
 
     # --- cleanup ----------------------------------------------------------------------------
@@ -420,6 +423,7 @@ def describe_failure(failure: StepFailure, redactor: Redactor, target: TargetPro
     ]
     if reaction:
         lines += ["", f"What {failure.idp.name} does with a {received.status}: {reaction}"]
+    lines += ["", f"Category: {failure_category(failure)}"]
     refs = [r for r in (step.ref, *scenario.refs) if r]
     if refs:
         lines += ["", "Reference: " + "; ".join(dict.fromkeys(refs))]
@@ -435,6 +439,26 @@ def describe_failure(failure: StepFailure, redactor: Redactor, target: TargetPro
     if failure.exchange is not None:
         lines += ["", "Reproduce with:", "  " + curl_line(failure.exchange, redactor, target.token_env)]
     return redactor.text(title), redactor.text("\n".join(lines))
+
+
+# The failure categories of the report (Allure's categories.json matches the "Category:" line).
+NOT_SCIM = "target unreachable or not SCIM"
+RFC_DEVIATION = "target deviates from RFC 7643/7644"
+RFC_FAMILIES = frozenset({"rfc", "troubleshooting"})
+
+
+def idp_category(idp_family: str) -> str:
+    return f"target deviates from what {idp_family} needs"
+
+
+def failure_category(failure: StepFailure) -> str:
+    """Which kind of problem this is, for the reader who triages a red report."""
+    received = failure.exchange.received if failure.exchange is not None else None
+    if received is None or any(r.startswith("expected a JSON body, got") for r in failure.reasons):
+        return NOT_SCIM
+    if failure.scenario.family in RFC_FAMILIES:
+        return RFC_DEVIATION
+    return idp_category(failure.idp.family or failure.idp.name)
 
 
 def _indent(text: str) -> str:
