@@ -1,0 +1,185 @@
+"""The report people read agrees with what the target did wrong, and works offline in a browser.
+
+One run against the real embedded server behind a proxy with three known deviations:
+- `deactivate-ignored` (what Okta needs): okta-deactivate-reactivate fails;
+- `create-drops-location` (RFC 7644 §3.3): rfc-users-create fails;
+- `list-html` (/Groups answers an HTML page): okta-test-credentials fails, as "not SCIM".
+`scim-conformance report` must then sort them into those Allure categories, mark those cells
+failed in the matrix, certify no IdP, and say so on the badges; the HTML report, opened in
+headless Chromium without network, must show the scenarios and a failure's attachments.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from conformance.allure_html import AllureUnavailable, find_allure
+from conformance.embedded import EmbeddedServer
+from conformance.matrix import validate_matrix
+from tests.support.deviating_proxy import CATALOGUE, DeviatingProxy
+from tests.support.runs import DISTINCTIVE_TOKEN, REPO, embedded_target, everything_written, run_scenarios
+
+SCENARIOS = (
+    "scenarios/okta/deactivate-reactivate.scenario.yaml",
+    "scenarios/okta/push-new-user.scenario.yaml",
+    "scenarios/okta/test-credentials.scenario.yaml",
+    "scenarios/rfc/users-create.scenario.yaml",
+)
+DEVIATIONS = ("deactivate-ignored", "create-drops-location", "list-html")
+
+
+@pytest.fixture(scope="module")
+def allure_cli() -> Path:
+    try:
+        return find_allure(REPO)
+    except AllureUnavailable as exc:
+        if os.environ.get("CI") or os.environ.get("ALLURE_BIN"):
+            pytest.fail(f"the README's test command installs the Allure CLI: {exc}")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    found = os.environ.get("CHROMIUM_BIN") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if found and Path(found).exists():
+        return found
+    if os.environ.get("CI") or os.environ.get("CHROMIUM_BIN"):
+        pytest.fail("the README's test command installs Debian's chromium (make test); it is missing")
+    pytest.skip("chromium is not installed (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def report(scim_server: EmbeddedServer, allure_cli: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run with three deviations, then `scim-conformance report` on its results."""
+    reports = tmp_path_factory.mktemp("reports")
+    with DeviatingProxy(scim_server.base_url, [CATALOGUE[name] for name in DEVIATIONS]) as proxy:
+        target = embedded_target(proxy.url, reports / "profile")
+        run = run_scenarios(target, reports, "--idp", "okta,rfc", paths=SCENARIOS)
+    assert run.code == 1, run.output
+    env = {**os.environ, "ALLURE_BIN": str(allure_cli), "SCIM_TOKEN": DISTINCTIVE_TOKEN}
+    built = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "report", "--results", str(reports / "allure-results"),
+         "--output", str(reports / "html")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    (reports / "report-output.txt").write_text(built.stdout + built.stderr, encoding="utf-8")
+    return reports
+
+
+def _embedded_data(page: Path) -> dict[str, object]:
+    """The JSON files Allure's single-file report embeds (data/..., widgets/...)."""
+    html = page.read_text(encoding="utf-8")
+    found = {}
+    for name, payload in re.findall(r"d\('([^']+\.json)','([^']*)'\)", html):
+        found[name] = json.loads(base64.b64decode(payload))
+    return found
+
+
+def test_categories_sort_each_failure_by_what_it_breaks(report: Path):
+    data = _embedded_data(report / "html" / "index.html")
+
+    def leaves(node: dict) -> list[str]:  # category -> message group -> test results
+        children = node.get("children")
+        return [node["name"]] if children is None else [n for c in children for n in leaves(c)]
+
+    categories = {child["name"]: sorted(leaves(child)) for child in data["data/categories.json"]["children"]}
+    assert categories == {
+        "target deviates from what Okta needs": ["okta-deactivate-reactivate[okta]"],
+        "target deviates from RFC 7643/7644": ["rfc-users-create[rfc]"],
+        "target unreachable or not SCIM": ["okta-test-credentials[okta]"],
+    }
+
+
+def test_the_matrix_and_badges_agree_with_the_deviations(report: Path):
+    matrix = json.loads((report / "matrix.json").read_text(encoding="utf-8"))
+    assert validate_matrix(matrix) == []
+    cells = {(s["id"], idp): r["status"] for s in matrix["scenarios"] for idp, r in s["results"].items()}
+    assert cells == {
+        ("okta-deactivate-reactivate", "okta"): "fail",
+        ("okta-push-new-user", "okta"): "pass",
+        ("okta-test-credentials", "okta"): "fail",
+        ("rfc-users-create", "rfc"): "fail",
+    }
+    levels = {idp["id"]: (idp["level"], idp["passed"], idp["ran"]) for idp in matrix["idps"]}
+    assert levels == {"okta": ("not certified", 1, 3), "rfc": ("not certified", 0, 1)}
+    okta_badge = (report / "badges" / "okta.svg").read_text(encoding="utf-8")
+    assert "Okta: 1/3" in okta_badge and "#c62828" in okta_badge  # red: not certified
+    markdown = (report / "matrix.md").read_text(encoding="utf-8")
+    assert "| okta | not certified | 1/3 | okta-deactivate-reactivate, okta-test-credentials | - |" in markdown
+    output = (report / "report-output.txt").read_text(encoding="utf-8")
+    assert "okta               not certified; must not passed: okta-deactivate-reactivate, " \
+           "okta-test-credentials" in output
+
+
+def test_environment_names_the_target_and_what_it_advertises_without_secrets(report: Path):
+    env = (report / "allure-results" / "environment.properties").read_text(encoding="utf-8")
+    assert "idp.profiles=okta, rfc" in env
+    assert "serviceProviderConfig.patch.supported=true" in env
+    assert "target=http\\://127.0.0.1" in env or "target=http://127.0.0.1" in env
+    assert DISTINCTIVE_TOKEN not in everything_written(report)
+
+
+def test_each_failure_carries_request_response_diff_and_curl(report: Path):
+    results = [json.loads(p.read_text()) for p in (report / "allure-results").glob("*-result.json")]
+    failed = next(r for r in results if r["name"] == "okta-deactivate-reactivate[okta]")
+
+    def attachments(steps: list[dict]) -> list[str]:
+        names = []
+        for step in steps:
+            names += [a["name"] for a in step.get("attachments", [])] + attachments(step.get("steps", []))
+        return names
+
+    names = attachments(failed["steps"])
+    assert {"failure", "expected vs actual", "diff (expected -> actual)", "curl"} <= set(names)
+    assert any(n.startswith("request: GET /v2/Users/") for n in names)
+    diff = next(a for step in failed["steps"] for a in step.get("attachments", [])
+                if a["name"] == "diff (expected -> actual)")
+    text = (report / "allure-results" / diff["source"]).read_text(encoding="utf-8")
+    assert '-  "active": false' in text and '+  "active": true' in text
+
+
+def _chromium(chromium: str, url: str, profile: Path, *extra: str) -> str:
+    # Flags for a closed network (no background fetches), as root in a container, no GPU.
+    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}", "--virtual-time-budget=15000", *extra, url]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    return done.stdout
+
+
+def _visible_text(dom: str) -> str:
+    dom = re.sub(r"<(style|script)\b.*?</\1>", " ", dom, flags=re.S)
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom)))
+
+
+def test_the_html_report_shows_scenarios_and_a_failures_attachments_offline(
+    report: Path, chromium: str, tmp_path: Path
+):
+    page = report / "html" / "index.html"
+    assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']https?://""", page.read_text(encoding="utf-8"))
+    data = _embedded_data(page)
+    failed = next(uid for name, case in data.items() if name.startswith("data/test-cases/")
+                  and case["name"] == "okta-deactivate-reactivate[okta]" for uid in [case["uid"]])
+    behaviors = _visible_text(_chromium(chromium, f"{page.as_uri()}#behaviors", tmp_path / "p1", "--dump-dom"))
+    assert "Behaviors" in behaviors and "Okta" in behaviors and "RFC 7644 client" in behaviors
+    result_url = f"{page.as_uri()}#testresult/{failed}"
+    detail = _visible_text(_chromium(chromium, result_url, tmp_path / "p2", "--dump-dom"))
+    assert "okta-deactivate-reactivate[okta]" in detail
+    assert "$.active: expected false, got true" in detail
+    assert "Category: target deviates from what Okta needs" in detail
+    assert "request: PATCH /v2/Users/" in detail and "curl" in detail
+    shot = tmp_path / "failure.png"
+    _chromium(chromium, result_url, tmp_path / "p3", f"--screenshot={shot}", "--window-size=1400,1000")
+    assert shot.is_file() and shot.stat().st_size > 20_000, "the screenshot is missing or blank"
+    assert DISTINCTIVE_TOKEN not in detail
