@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conformance import __version__, cleanup
+from conformance import __version__, cleanup, team_commands
 from conformance.allure_html import AllureUnavailable, build_html
 from conformance.errors import HarnessError, Problem, ScenarioFileError, TargetDeviation
 from conformance.matrix import Matrix, write_matrix
-from conformance.paths import find_profiles_dir, find_scenarios_dir
+from conformance.paths import default_scenario_paths, find_profiles_dir, find_scenarios_dir
 from conformance.profiles import IdpProfile, load_idp_profiles, load_target_profile, resolve_target
 from conformance.redact import redactor
 from conformance.scenario.loader import SCENARIO_SUFFIX, STEPS_SUFFIX, load_scenario, load_shared_steps
@@ -140,7 +140,7 @@ def _insecure_target(spec: str, profiles_dir: Path | None) -> Iterator[str]:
 
 def _run(args: argparse.Namespace, *, html: bool) -> int:
     reports = Path(args.reports)
-    paths = args.paths or [str(find_scenarios_dir())]
+    paths = args.paths or [str(p) for p in default_scenario_paths()]
     try:
         profiles_dir: Path | None = find_profiles_dir()
     except HarnessError:
@@ -161,7 +161,8 @@ def _run(args: argparse.Namespace, *, html: bool) -> int:
     if code == NO_TESTS_COLLECTED:
         print("\nNo scenario was selected: check the paths, -k, -m and --idp.", file=sys.stderr)
     else:
-        _print_certification(reports / "allure-results", reports, args.target)
+        matrix = _print_certification(reports / "allure-results", reports, args.target)
+        code = _exit_code(code, matrix, getattr(args, "fail_on", "any"))
     print(f"\nAllure results: {reports / 'allure-results'}\nJUnit XML:      {reports / 'junit.xml'}")
     if html and code in (0, 1):
         try:
@@ -181,6 +182,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     args.target = "embedded"
     print("Starting the embedded SCIM server (scim2-server) on 127.0.0.1 and replaying every scenario...")
     return _run(args, html=True)
+
+
+def _exit_code(pytest_code: int, matrix: Matrix | None, fail_on: str) -> int:
+    """`--fail-on any` keeps pytest's code; `must`/`should` fail only on failures of that level
+    (or above), so CI can gate on what certification needs and still show the rest."""
+    if fail_on == "any" or pytest_code not in (0, 1) or matrix is None:
+        return pytest_code
+    levels = ("must",) if fail_on == "must" else ("must", "should")
+    failing = [o for o in matrix.outcomes if o.level in levels and o.status in ("fail", "error")]
+    return 1 if failing else 0
 
 
 def _print_certification(results: Path, out_dir: Path, target: str | None) -> Matrix | None:
@@ -421,7 +432,8 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 # --- argument parsing ---------------------------------------------------------------------
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", help="scenario files or folders (default: the shipped scenarios/)")
+    parser.add_argument("paths", nargs="*",
+                        help="scenario files or folders (default: your own scenarios/, if any, and the shipped ones)")
     parser.add_argument("--idp", action="append", metavar="ID",
                         help="replay only as this IdP profile (repeatable), e.g. okta, entra")
     parser.add_argument("-k", metavar="EXPR", help="select scenarios by name expression (as pytest -k)")
@@ -451,6 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--html", action="store_true", help="also build the HTML report (needs the Allure CLI)")
     run.add_argument("--insecure", action="store_true",
                      help="do not verify the server's TLS certificate (as tls.verify: false in a target profile)")
+    run.add_argument("--fail-on", choices=("any", "must", "should"), default="any",
+                     help="exit 1 on any failure (default), or only when a must (or must/should) scenario fails")
     _add_run_options(run)
     run.set_defaults(handler=cmd_run)
 
@@ -507,6 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--matrix", metavar="DIR",
                         help="folder for matrix.md, matrix.json and badges/ (default: the results' parent)")
     report.set_defaults(handler=cmd_report)
+    team_commands.add_parsers(commands)
     return parser
 
 

@@ -243,9 +243,10 @@ def resolve_target(spec: str, profiles_dir: Path | None) -> TargetProfile:
         return EMBEDDED_TARGET
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
         return load_target_profile(candidate)
-    if profiles_dir is not None:
-        named = profiles_dir / "targets" / f"{spec}.yaml"
-        if named.is_file():
+    # A team's own profiles/targets/ (made by `scim-conformance init`) first, then the shipped ones.
+    for folder in (Path.cwd() / "profiles", profiles_dir):
+        named = folder / "targets" / f"{spec}.yaml" if folder is not None else None
+        if named is not None and named.is_file():
             return load_target_profile(named)
     known = sorted(p.stem for p in (profiles_dir / "targets").glob("*.yaml")) if profiles_dir else []
     raise HarnessError(

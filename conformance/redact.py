@@ -27,10 +27,11 @@ _SENSITIVE_KEY = re.compile(r"password|secret|token|api[_-]?key|credential", re.
 # must survive ("a wrong token\nStep 1", "Bearer tokens are"): the scheme and the credential are
 # on one line, and the credential either holds a character words do not (a digit, . _ ~ + / - =)
 # or is at least 16 characters long.
+# "Token" counts only capitalised ("a token /Users answers 401" is prose), and a credential starts
+# with a letter or digit (not a path).
 _AUTH_VALUE = re.compile(
-    r"\b(Bearer|Basic|Token|SSWS)[ \t]+"
-    r"(?>(?=[A-Za-z0-9._~+/-]*[0-9._~+/=-])[A-Za-z0-9._~+/-]{4,}=*|[A-Za-z]{16,})(?![\"=\w])",
-    re.IGNORECASE,
+    r"\b((?i:Bearer|Basic|SSWS)|Token)[ \t]+"
+    r"(?>(?=[A-Za-z0-9][A-Za-z0-9._~+/-]*[0-9._~+/=-])[A-Za-z0-9._~+/-]{4,}=*|[A-Za-z]{16,})(?![\"=\w])",
 )
 
 

@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from conformance.checks import CHECKS
 from conformance.conditions import Condition, ConditionError, parse_condition
 from conformance.errors import Problem, ScenarioFileError
+from conformance.paths import shipped_dir
 from conformance.profiles import CAPABILITIES, IdpProfile, request_from_mapping
 from conformance.scenario.model import Location, Pagination, Scenario, Step
 from conformance.scenario.validation import schema_problems
@@ -99,6 +100,17 @@ def shared_step_files(scenario_path: Path) -> list[Path]:
         if shared.is_dir():
             return sorted(shared.glob(f"*{STEPS_SUFFIX}"))
     return []
+
+
+def shared_sequences_for(scenario_path: Path) -> dict[str, SharedSequence]:
+    """The sequences a scenario can `use`: the shipped ones, and those of its nearest `shared/`
+    folder on top (a team's own suite reuses ours and may replace a sequence by its name)."""
+    own = shared_step_files(scenario_path)
+    shipped_root = shipped_dir("scenarios")
+    shipped = sorted((shipped_root / "shared").glob(f"*{STEPS_SUFFIX}")) if shipped_root else []
+    if not shipped or (own and own[0].parent.resolve() == shipped[0].parent.resolve()):
+        return load_shared_steps(own)
+    return {**load_shared_steps(shipped), **load_shared_steps(own)}
 
 
 class _Checker:
@@ -213,7 +225,7 @@ def load_scenario(
         raise ScenarioFileError(problems)
     data = document.data
     if shared is None:
-        shared = load_shared_steps(shared_step_files(path))
+        shared = shared_sequences_for(path)
     checker = _Checker(idps, data["idps"])
     for i, tag in enumerate(data.get("tags", ())):
         if tag in RESERVED_TAGS or tag.replace("_", "-") in idps or tag.startswith("allure_"):

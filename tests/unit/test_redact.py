@@ -233,3 +233,8 @@ def test_prose_about_tokens_is_left_alone(text: str):
 @pytest.mark.parametrize("credential", ["abcd1234", "secretvalue_x", "QWERTYUIOPASDFGHJKLZ"])
 def test_credentials_that_look_like_words_are_still_masked_after_a_scheme(credential: str):
     assert Redactor().text(f"Authorization: Token {credential}") == f"Authorization: Token {MASK}"
+
+
+def test_a_lowercase_token_before_a_path_is_prose():
+    text = "without a token /Users answers 401"
+    assert Redactor().text(text) == text
