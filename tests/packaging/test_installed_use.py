@@ -129,3 +129,23 @@ def test_a_certificate_verifies_and_an_edited_one_does_not(scim_server: Embedded
     (tmp_path / "other-set.json").write_text(json.dumps(certificate))
     other = _cli("verify", str(tmp_path / "other-set.json"), cwd=tmp_path)
     assert other.returncode == 1 and "it was made with another scenario set" in other.stdout
+
+
+def test_the_github_action_runs_the_suite_with_its_own_command_line(scim_server: EmbeddedServer, tmp_path: Path):
+    import re
+
+    import yaml
+
+    action = yaml.safe_load((REPO / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite"
+    step = next(s for s in action["runs"]["steps"] if s.get("name") == "run the scenarios")
+    inputs = {name: spec.get("default", "") for name, spec in action["inputs"].items()}
+    inputs.update(target=scim_server.base_url, idp="okta", html="false", args="-k push-new-user")
+    script = re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: inputs[m.group(1)], step["run"])
+    env = {**os.environ, "SCIM_TOKEN": DISTINCTIVE_TOKEN,
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "okta               certified" in done.stdout
+    assert (tmp_path / "reports" / "matrix.md").is_file()
