@@ -22,12 +22,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conformance import __version__, cleanup, team_commands
+from conformance import __version__, cleanup, selection, team_commands
 from conformance.allure_html import AllureUnavailable, build_html
 from conformance.errors import HarnessError, Problem, ScenarioFileError, TargetDeviation
 from conformance.matrix import Matrix, write_matrix
 from conformance.paths import default_scenario_paths, find_profiles_dir, find_scenarios_dir
-from conformance.profiles import IdpProfile, load_idp_profiles, load_target_profile, resolve_target
+from conformance.profiles import (
+    IdpProfile,
+    load_idp_profiles,
+    load_target_profile,
+    resolve_target,
+    resolve_target_from_cwd,
+)
 from conformance.redact import redactor
 from conformance.scenario.loader import SCENARIO_SUFFIX, STEPS_SUFFIX, load_scenario, load_shared_steps
 from conformance.transport import Transport
@@ -64,6 +70,17 @@ class RunSummary:
                 self.failures.append((item.name, redactor.text(str(cause).splitlines()[0])))
         return report
 
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """With --workers the items run in pytest-xdist workers: only their reports come here."""
+        if getattr(report, "node", None) is None or ".scenario.yaml::" not in report.nodeid:
+            return  # in-process items are counted by pytest_runtest_makereport
+        name = report.nodeid.rpartition("::")[2]
+        if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+            self.outcomes[name.rpartition("[")[2].rstrip("]")][
+                "known" if hasattr(report, "wasxfail") else report.outcome] += 1
+            if report.failed:
+                self.failures.append((name, redactor.text(_worker_cause(report.longreprtext))))
+
     def render(self) -> str:
         if not self.outcomes:
             return "No scenario ran."
@@ -78,6 +95,17 @@ class RunSummary:
             lines += ["", "Failures:"]
             lines += [f"  ✗ {name}: {cause}" for name, cause in self.failures]
         return "\n".join(lines)
+
+
+def _worker_cause(text: str) -> str:
+    """The one-line cause of a failure from its report text (what an xdist worker sends back)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    step = next((line for line in lines if line.startswith("Step ")), None)
+    reason = next((line.removeprefix("✗ ") for line in lines if line.startswith("✗ ")), None)
+    if step and reason:
+        return f"step {step[5:].split(' (')[0]}: {reason}"  # as TargetDeviation.title reads
+    first = lines[0] if lines else "failed"
+    return first.replace("harness or scenario error:", "harness error:", 1)
 
 
 # --- commands -----------------------------------------------------------------------------
@@ -112,6 +140,8 @@ def _pytest_args(args: argparse.Namespace, paths: list[str], reports: Path, targ
         argv += ["-m", args.m]
     if args.verbose:
         argv.append("-v")
+    if getattr(args, "workers", None) is not None:
+        argv += ["-n", args.workers]  # pytest-xdist; each worker's generated names carry its id
     return argv + list(args.pytest_args or [])
 
 
@@ -379,6 +409,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.target:  # which items that target runs, skips (and why) or expects to fail
+        try:
+            target = resolve_target(args.target, profiles_dir)
+        except HarnessError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(selection.render_plan(selection.plan(scenarios, target, args.idp or ()), target))
+        return 0
     print(f"{'scenario':<40} {'IdPs':<22} {'level':<7} {'tags':<30} title")
     for s in scenarios:
         print(f"{s.id:<40} {','.join(s.idps):<22} {s.level:<7} {','.join(s.tags):<30} {s.title}")
@@ -393,11 +431,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
               "(it is printed on the run's header line: `run id abc123`)", file=sys.stderr)
         return EXIT_USAGE
     try:
-        profiles_dir: Path | None = find_profiles_dir()
-    except HarnessError:
-        profiles_dir = None
-    try:
-        target = resolve_target(args.target, profiles_dir)
+        target, profiles_dir = resolve_target_from_cwd(args.target)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -431,6 +465,17 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 
 # --- argument parsing ---------------------------------------------------------------------
 
+def _workers(value: str) -> str:
+    """`--workers`: a count of processes or 'auto'; needs pytest-xdist."""
+    if value != "auto" and not (value.isdigit() and int(value) >= 0):
+        raise argparse.ArgumentTypeError(f"{value!r}: a number of processes (0 = none) or 'auto'")
+    import importlib.util
+
+    if importlib.util.find_spec("xdist") is None:
+        raise argparse.ArgumentTypeError("needs pytest-xdist: pip install pytest-xdist")
+    return value
+
+
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*",
                         help="scenario files or folders (default: your own scenarios/, if any, and the shipped ones)")
@@ -441,6 +486,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reports", default="reports", metavar="DIR",
                         help="where allure-results/, junit.xml and html/ go (default: reports)")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per scenario")
+    parser.add_argument("--workers", "-n", type=_workers, metavar="N|auto",
+                        help="run scenarios in N processes (pytest-xdist; 'auto': one per core); with "
+                             "target 'embedded' each process starts its own server")
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER,
                         help="after `--`: extra arguments passed to pytest unchanged")
 
@@ -483,6 +531,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list scenarios with their IdPs, level and tags")
     listing.add_argument("paths", nargs="*", help="files or folders (default: the shipped scenarios/)")
+    listing.add_argument("--target", "-t", metavar="URL|PROFILE",
+                         help="show which scenarios that target runs, skips (and why) or knows to fail")
+    listing.add_argument("--idp", action="append", metavar="ID", help="with --target: only these IdP profiles")
     listing.set_defaults(handler=cmd_list)
 
     clean = commands.add_parser(
@@ -526,7 +577,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `--` goes to pytest unchanged (argparse would give it to `paths`).
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = build_parser().parse_args(argv[:len(argv) - len(extra) - 1] if "--" in argv else argv)
+    if extra and hasattr(args, "pytest_args"):
+        args.pytest_args = [*(args.pytest_args or []), *extra]
     if getattr(args, "pytest_args", None) and args.pytest_args[0] == "--":
         args.pytest_args = args.pytest_args[1:]
     try:

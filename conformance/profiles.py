@@ -28,6 +28,7 @@ __all__ = [
     "load_idp_profiles",
     "request_from_mapping",
     "resolve_target",
+    "resolve_target_from_cwd",
 ]
 
 # One list of capability names: the scenario schema's enum, which `requires:` is checked against.
@@ -253,6 +254,20 @@ def resolve_target(spec: str, profiles_dir: Path | None) -> TargetProfile:
         f"--scim-target {spec!r} is neither a URL, a profile file, nor a profile name"
         + (f" (known profiles: {', '.join(known)})" if known else "")
     )
+
+
+def resolve_target_from_cwd(spec: str) -> tuple[TargetProfile, Path | None]:
+    """`--target` as the commands take it, with the profiles found from the working directory.
+
+    Returns the target and the profiles folder (None when there is none); raises HarnessError.
+    """
+    from conformance.paths import find_profiles_dir
+
+    try:
+        profiles_dir: Path | None = find_profiles_dir()
+    except HarnessError:
+        profiles_dir = None
+    return resolve_target(spec, profiles_dir), profiles_dir
 
 
 def with_base_url(target: TargetProfile, base_url: str) -> TargetProfile:

@@ -12,8 +12,7 @@ from pathlib import Path
 from conformance import certificate, scaffold
 from conformance.doctor import diagnose
 from conformance.errors import HarnessError
-from conformance.paths import find_profiles_dir
-from conformance.profiles import resolve_target, with_base_url
+from conformance.profiles import resolve_target_from_cwd, with_base_url
 from conformance.redact import redactor
 from conformance.transport import Transport
 
@@ -38,11 +37,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from conformance.cli import _ensure_token
 
     try:
-        profiles_dir: Path | None = find_profiles_dir()
-    except HarnessError:
-        profiles_dir = None
-    try:
-        target = resolve_target(args.target, profiles_dir)
+        target, profiles_dir = resolve_target_from_cwd(args.target)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
