@@ -504,8 +504,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run scenarios against a SCIM server",
-                              description="Run scenarios against a target; writes Allure results and JUnit XML.")
+    run = commands.add_parser(
+        "run", help="run scenarios against a SCIM server",
+        description="Run scenarios against a target; writes Allure results, JUnit XML, the compatibility "
+                    "matrix, and with --html the offline HTML report.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+               "  export SCIM_TOKEN=...\n"
+               "  scim-conformance run --target https://scim.example.com/scim/v2 --idp okta --html\n"
+               "  scim-conformance run --target staging -m \"users and must\" --fail-on must\n"
+               "  scim-conformance run --target embedded scenarios/okta/push-new-user.scenario.yaml -v")
     run.add_argument("--target", "-t", required=True, metavar="URL|PROFILE",
                      help="base URL (https://host/scim/v2), target profile name or file, or 'embedded'")
     run.add_argument("--html", action="store_true", help="also build the HTML report (needs the Allure CLI)")
@@ -518,13 +526,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="start the embedded SCIM server, run every scenario, build the report",
                                description="Start scim2-server on 127.0.0.1, run every scenario against it, "
-                                           "write reports/ and build the offline HTML report.")
+                                           "write reports/ and build the offline HTML report.",
+                               epilog="example: scim-conformance demo --idp okta")
     _add_run_options(demo)
     demo.set_defaults(handler=cmd_demo)
 
     lint = commands.add_parser("lint", help="check scenario, shared-step and profile files",
                                description="Check files without sending any request; prints path:line: message "
-                                           "for each problem and exits 1 if there is any.")
+                                           "for each problem and exits 1 if there is any.",
+                               epilog="example: scim-conformance lint scenarios/my-team/ profiles/targets/acme.yaml")
     lint.add_argument("paths", nargs="*", help="files or folders (default: scenarios/ and profiles/)")
     lint.add_argument("--profiles", metavar="DIR", help="profiles folder (default: the nearest profiles/)")
     lint.set_defaults(handler=cmd_lint)
@@ -573,6 +583,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder for matrix.md, matrix.json and badges/ (default: the results' parent)")
     report.set_defaults(handler=cmd_report)
     team_commands.add_parsers(commands)
+    __import__("conformance.record", fromlist=["add_parser"]).add_parser(commands)
+    __import__("conformance.har", fromlist=["add_parser"]).add_parser(commands)
     return parser
 
 
