@@ -21,6 +21,7 @@ from _pytest._code.code import ReprFileLocation, TerminalRepr
 from conformance.allure_meta import environment, ref_links, write_environment_and_categories
 from conformance.errors import HarnessError, Problem, ScenarioFileError, TargetDeviation, TargetUnreachable
 from conformance.fakedata import RunData, new_run_id
+from conformance.matrix import read_results
 from conformance.paths import find_profiles_dir, shipped_dir
 from conformance.profiles import (
     IdpProfile,
@@ -176,7 +177,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     except HarnessError:
         return  # the profiles did not load: the collection errors say why
     used = sorted({item.idp_id for item in session.items if isinstance(item, ScenarioItem)})
+    if not used:  # an xdist controller: the workers ran the items and wrote their results
+        used = sorted({o.idp for o in read_results(Path(results))})
     advertised: Any = "not read (no scenario ran)"
+    if state._transport is None and used and not state.target.embedded:
+        state.transport()  # the controller of a parallel run asks the server itself
     if state._transport is not None:
         exchange = state._transport.send("GET", "/ServiceProviderConfig", headers={"Accept": "application/scim+json"})
         received = exchange.received
