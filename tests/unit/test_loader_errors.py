@@ -504,14 +504,14 @@ def test_an_unknown_idp_is_reported_at_its_item_line_and_lists_the_known_ones(pr
         title: t
         idps:
           - okta
-          - onelogin
+          - nosuch-idp
         steps:
           - name: a
             request: {method: GET, path: /Users}
     """)
     exc = load_broken(path, idps)
     known = ", ".join(sorted(idps))
-    assert messages(exc) == [f"{path}:5: unknown IdP profile 'onelogin' (known: {known})"]
+    assert messages(exc) == [f"{path}:5: unknown IdP profile 'nosuch-idp' (known: {known})"]
 
 
 def test_an_unknown_idp_request_template_is_reported_at_the_idp_key(project, idps):
@@ -721,7 +721,7 @@ def test_several_static_problems_in_one_file_are_all_reported_in_line_order(proj
     path = scenario_file(project, """
         id: broken
         title: t
-        idps: [okta, onelogin]
+        idps: [okta, nosuch-idp]
         steps:
           - name: a
             request: {method: GET, path: "/Users/${nobody}"}
