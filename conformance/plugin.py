@@ -177,10 +177,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     except HarnessError:
         return  # the profiles did not load: the collection errors say why
     used = sorted({item.idp_id for item in session.items if isinstance(item, ScenarioItem)})
-    if not used:  # an xdist controller: the workers ran the items and wrote their results
+    parallel = config.pluginmanager.hasplugin("dsession")  # an xdist controller: workers ran the items
+    if parallel and not used:
         used = sorted({o.idp for o in read_results(Path(results))})
     advertised: Any = "not read (no scenario ran)"
-    if state._transport is None and used and not state.target.embedded:
+    if parallel and used and state._transport is None and not state.target.embedded:
         state.transport()  # the controller of a parallel run asks the server itself
     if state._transport is not None:
         exchange = state._transport.send("GET", "/ServiceProviderConfig", headers={"Accept": "application/scim+json"})

@@ -9,6 +9,7 @@ token must not travel to another host, and a redirect is an answer worth seeing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -162,6 +163,9 @@ class Transport:
                 del merged[existing]
             if value is not None:
                 merged[name] = value
+        # httpx adds its own defaults (User-Agent, Accept, ...) to every request: a header the
+        # scenario removed must be taken off the built request, not just left out.
+        removed = [name for name, value in (headers or {}).items() if value is None]
         content = json.dumps(body, ensure_ascii=False).encode("utf-8") if has_body else None
         sent = Sent(method, url, tuple(merged.items()), content)
         waited = 0.0
@@ -170,7 +174,10 @@ class Transport:
             deadline = time.monotonic() + self.answer_deadline_s
             wait: float | None = None
             try:
-                with self._client.stream(method, url, headers=merged, content=content) as response:
+                request = self._client.build_request(method, url, headers=merged, content=content)
+                for name in removed:
+                    request.headers.pop(name, None)
+                with contextlib.closing(self._client.send(request, stream=True)) as response:
                     budget = MAX_TOTAL_RETRY_WAIT_S - waited
                     if response.status_code == 429 and attempt < MAX_429_RETRIES and budget > 0:
                         wait = min(_retry_after(response.headers.get("retry-after"), attempt), budget)
