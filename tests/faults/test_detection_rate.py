@@ -1,7 +1,7 @@
 """Detection power, measured: the share of the deviation catalogue that the suite catches.
 
-The catalogue is every named deviation in tests/support (core, Okta, Entra). For each deviation,
-the first expectation that names it (tests/faults/test_*_detection.py and CORE_EXPECTATIONS
+The catalogue is every named deviation in tests/support (core, okta, entra, idps, rfc). For each
+deviation, the first expectation that names it (tests/faults/test_*_detection.py and CORE_EXPECTATIONS
 below) is run: the deviation is switched on in front of the real embedded server and the
 scenario must fail at the expected step with the expected words. A deviation no expectation
 names counts as missed. The test prints the table, and fails when the catalogue has fewer than
@@ -14,13 +14,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from conformance.embedded import EmbeddedServer
 from tests.faults.test_entra_detection import ENTRA_EXPECTATIONS
+from tests.faults.test_idps_detection import IDPS_EXPECTATIONS
 from tests.faults.test_okta_detection import OKTA_EXPECTATIONS
+from tests.faults.test_rfc_detection import RFC_EXPECTATIONS
 from tests.support.detection import Expectation, assert_caught, run_with_deviation
 from tests.support.deviating_proxy import CATALOGUE, Deviation
 from tests.support.deviations_entra import ENTRA_DEVIATIONS
+from tests.support.deviations_idps import IDPS_DEVIATIONS
 from tests.support.deviations_okta import OKTA_DEVIATIONS
+from tests.support.deviations_rfc import RFC_DEVIATIONS
 from tests.support.runs import REPO
 
 MINIMUM_CATALOGUE = 40
@@ -55,14 +61,16 @@ class Entry:
 def catalogue() -> list[Entry]:
     """Every deviation once; a name used by two suites for different faults counts twice."""
     entries: dict[int, Entry] = {}
-    for suite, deviations in (("core", CATALOGUE), ("okta", OKTA_DEVIATIONS), ("entra", ENTRA_DEVIATIONS)):
+    for suite, deviations in (("core", CATALOGUE), ("okta", OKTA_DEVIATIONS), ("entra", ENTRA_DEVIATIONS),
+                              ("idps", IDPS_DEVIATIONS), ("rfc", RFC_DEVIATIONS)):
         for deviation in deviations.values():
             entries.setdefault(id(deviation), Entry(suite, deviation))
     return sorted(entries.values(), key=lambda e: e.key)
 
 
 def _first_expectation(entry: Entry) -> Expectation | None:
-    for expectation in (*OKTA_EXPECTATIONS, *ENTRA_EXPECTATIONS, *CORE_EXPECTATIONS):
+    for expectation in (*OKTA_EXPECTATIONS, *ENTRA_EXPECTATIONS, *IDPS_EXPECTATIONS, *RFC_EXPECTATIONS,
+                        *CORE_EXPECTATIONS):
         if expectation.deviation is entry.deviation:
             return expectation
     return None
@@ -89,6 +97,9 @@ def detection_table(rows: list[tuple[Entry, Expectation | None, str | None]]) ->
     return "\n".join(lines)
 
 
+# One scenario run per deviation (about 2 s each, three at a time): over 100 deviations take about
+# 3 to 5 minutes, longer than the default per-test timeout of pyproject.toml.
+@pytest.mark.timeout(1200)
 def test_the_suite_catches_at_least_95_percent_of_at_least_40_deviations(
     scim_server: EmbeddedServer, tmp_path: Path
 ):
