@@ -184,7 +184,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if parallel and used and state._transport is None and not state.target.embedded:
         state.transport()  # the controller of a parallel run asks the server itself
     if state._transport is not None:
-        exchange = state._transport.send("GET", "/ServiceProviderConfig", headers={"Accept": "application/scim+json"})
+        exchange = state._transport.send("GET", "/ServiceProviderConfig", headers={"Accept": "application/scim+json"},
+                                         retry_429=False)
         received = exchange.received
         advertised = (received.json if received is not None and received.status == 200
                       else f"not available ({received.status if received else exchange.error})")

@@ -150,8 +150,12 @@ class Transport:
         body: Any = None,
         has_body: bool = False,
         auth: str = "default",
+        retry_429: bool = True,
     ) -> Exchange:
-        """Send one request; transport failures come back as an Exchange with `error` set."""
+        """Send one request; transport failures come back as an Exchange with `error` set.
+
+        `retry_429=False` for requests of our own (not a scenario's): they take what they get.
+        """
         url = join_url(self.target.base_url or "", path, query)
         merged: dict[str, str] = {}
         authorization = self._auth_header(auth)
@@ -169,7 +173,8 @@ class Transport:
         content = json.dumps(body, ensure_ascii=False).encode("utf-8") if has_body else None
         sent = Sent(method, url, tuple(merged.items()), content)
         waited = 0.0
-        for attempt in range(MAX_429_RETRIES + 1):
+        retries = MAX_429_RETRIES if retry_429 else 0
+        for attempt in range(retries + 1):
             started = time.perf_counter()
             deadline = time.monotonic() + self.answer_deadline_s
             wait: float | None = None
@@ -179,7 +184,7 @@ class Transport:
                     request.headers.pop(name, None)
                 with contextlib.closing(self._client.send(request, stream=True)) as response:
                     budget = MAX_TOTAL_RETRY_WAIT_S - waited
-                    if response.status_code == 429 and attempt < MAX_429_RETRIES and budget > 0:
+                    if response.status_code == 429 and attempt < retries and budget > 0:
                         wait = min(_retry_after(response.headers.get("retry-after"), attempt), budget)
                     else:
                         raw = _read_capped(response, deadline)
