@@ -90,10 +90,13 @@ class TargetProfile:
         return self.expected_failures.get(f"{scenario_id}[{idp_id}]") or self.expected_failures.get(scenario_id)
 
 
-# The embedded scim2-server when no profiles/targets/embedded.yaml says otherwise.
+# The embedded scim2-server when neither the profiles folder nor the shipped profiles have
+# targets/embedded.yaml (which also lists its known deviations). Capabilities that describe a
+# limit (filter_eq_only) or a policy scim2-server does not have are left out.
 EMBEDDED_TARGET = TargetProfile(
     id="embedded", name="scim2-server (embedded)", base_url=None, embedded=True,
-    capabilities=frozenset(CAPABILITIES) - {"links_by_email"},
+    capabilities=frozenset(CAPABILITIES)
+    - {"links_by_email", "unique_emails", "unique_external_id", "filter_eq_only", "filter_too_many"},
 )
 
 
@@ -241,7 +244,11 @@ def resolve_target(spec: str, profiles_dir: Path | None) -> TargetProfile:
         return TargetProfile(id="url", name=spec, base_url=spec)
     candidate = Path(spec)
     if spec == "embedded" and not (profiles_dir and (profiles_dir / "targets" / "embedded.yaml").is_file()):
-        return EMBEDDED_TARGET
+        from conformance.paths import shipped_dir
+
+        shipped = shipped_dir("profiles")
+        profile = shipped / "targets" / "embedded.yaml" if shipped else None
+        return load_target_profile(profile) if profile and profile.is_file() else EMBEDDED_TARGET
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
         return load_target_profile(candidate)
     # A team's own profiles/targets/ (made by `scim-conformance init`) first, then the shipped ones.
