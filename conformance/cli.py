@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conformance import __version__, cleanup, selection, team_commands
+from conformance import __version__, cleanup, har, load, record, selection, team_commands
 from conformance.allure_html import AllureUnavailable, build_html
 from conformance.errors import HarnessError, Problem, ScenarioFileError, TargetDeviation
 from conformance.matrix import Matrix, write_matrix
@@ -583,8 +583,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder for matrix.md, matrix.json and badges/ (default: the results' parent)")
     report.set_defaults(handler=cmd_report)
     team_commands.add_parsers(commands)
-    __import__("conformance.record", fromlist=["add_parser"]).add_parser(commands)
-    __import__("conformance.har", fromlist=["add_parser"]).add_parser(commands)
+    for module in (record, har, load):
+        module.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,380 @@
+"""The benchmark: harness overhead, the scim2-tester baseline, parallel speedup, load, memory.
+
+    .venv/bin/python bench/run.py [--out bench.json] [--skip-tester]
+
+Everything below runs in one go, bounded in time, against servers on 127.0.0.1:
+
+1. A fresh embedded server (scim2-server) is started. The full suite runs against it with the
+   harness, as a user runs it (`scim-conformance run`, Allure results and JUnit XML included);
+   every request it sent is recorded (bench/record_exchanges.py).
+2. The same requests are replayed in the same order with one bare `httpx.Client` against the
+   same server: the floor for this target. Ids the server hands out are mapped from the recorded
+   run to the replay, so the replay does the same work. Overhead ratio = harness wall time /
+   replay time (goal <= 1.2; this script exits 1 above 1.5).
+3. scim2-tester (PyPI) checks the same server: wall time and requests/s of both tools.
+4. Parallel speedup: the suite with `--workers 0` and `--workers 2`, target `embedded` (each
+   worker starts its own server, so parallel scenarios never see each other's users).
+5. Load: a bounded `scim-conformance load` against the same server (throughput), and a
+   10,000-user load against a trivial loopback endpoint (bench/trivial_server.py): the client's
+   own ceiling (must be >= 2,000 requests/s) and its peak memory.
+6. Peak resident memory (ru_maxrss of the child process) of the full suite run and of the
+   10,000-user load; this script exits 1 if either reaches 300 MB.
+
+The figures and the machine they were measured on are in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import json
+import os
+import platform
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "bench"
+BIN = Path(sys.executable).parent
+CLI = str(BIN / "scim-conformance")
+TOKEN_MARKER = "${BENCH_TOKEN}"
+MAX_OVERHEAD = 1.5
+GOAL_OVERHEAD = 1.2
+MAX_RSS_MB = 300
+MIN_CLIENT_RPS = 2000
+_ID = re.compile(r"[0-9a-f]{32}")  # scim2-server's ids
+
+
+# --- children -----------------------------------------------------------------------------------
+
+def run_child(argv: list[str], *, env: dict[str, str], timeout: float, log: Path) -> dict[str, Any]:
+    """Run `argv`, bounded by `timeout`; wall time, exit code and the child's peak RSS (wait4)."""
+    started = time.perf_counter()
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                process.kill()
+                pid, status, usage = os.wait4(process.pid, 0)
+                break
+            time.sleep(0.02)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it: tell Popen
+    return {"code": process.returncode, "wall_s": wall, "rss_mb": usage.ru_maxrss / 1024,
+            "timed_out": wall > timeout, "output": log.read_text(encoding="utf-8", errors="replace")}
+
+
+def child_env(token: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("SCIM_CONFORMANCE_RUN_ID", "PYTEST_ADDOPTS")}
+    return {**env, "SCIM_TOKEN": token, "PYTHONUNBUFFERED": "1", **extra}
+
+
+def target_profile(base_url: str, folder: Path) -> Path:
+    """The shipped embedded profile (capabilities, known deviations) pointed at a running server."""
+    data = yaml.safe_load((REPO / "profiles" / "targets" / "embedded.yaml").read_text(encoding="utf-8"))
+    data.pop("embedded", None)
+    data["base_url"] = base_url
+    path = folder / "bench-embedded.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def pytest_counts(output: str) -> str:
+    lines = [line.strip("= ") for line in output.splitlines() if re.search(r"\d+ (passed|failed)", line)]
+    return lines[-1] if lines else "(no pytest summary)"
+
+
+# --- the floor: the recorded requests, replayed bare ------------------------------------------------
+
+def replay(records: list[dict[str, Any]], token: str) -> dict[str, Any]:
+    """Send the recorded requests in order with one httpx.Client; ids mapped to the replay's."""
+    mapping: dict[str, str] = {}
+
+    def mapped(text: str) -> str:
+        return _ID.sub(lambda m: mapping.get(m.group(0), m.group(0)), text) if mapping else text
+
+    def learn(recorded: Any, now: Any) -> None:
+        if isinstance(recorded, dict) and isinstance(now, dict):
+            for key, value in recorded.items():
+                if key == "id" and isinstance(value, str) and isinstance(now.get(key), str):
+                    if value != now[key]:
+                        mapping[value] = now[key]
+                elif key in now:
+                    learn(value, now[key])
+        elif isinstance(recorded, list) and isinstance(now, list):
+            for a, b in zip(recorded, now, strict=False):
+                learn(a, b)
+
+    same = 0
+    prepared = [(r["method"], r["url"], [(k, v.replace(TOKEN_MARKER, token)) for k, v in r["headers"]],
+                 base64.b64decode(r["body"]) if r["body"] is not None else None, r["status"], r["answer"])
+                for r in records]
+    with httpx.Client(follow_redirects=False, timeout=httpx.Timeout(30.0, connect=5.0)) as client:
+        started = time.perf_counter()
+        for method, url, headers, body, status, answer in prepared:
+            if mapping:
+                url = mapped(url)
+                headers = [(k, mapped(v)) for k, v in headers]
+                body = mapped(body.decode("utf-8")).encode("utf-8") if body else body
+            response = client.request(method, url, headers=headers, content=body)
+            same += response.status_code == status
+            if answer and response.content[:1] == b"{":
+                learn(json.loads(answer), response.json())
+        wall = time.perf_counter() - started
+    return {"wall_s": wall, "requests": len(prepared), "same_status": same}
+
+
+# --- scim2-tester (run in its own process, as the harness is) ------------------------------------
+
+def tester_main(base_url: str) -> int:
+    import httpx2
+    from scim2_client.engines.httpx2 import SyncSCIMClient
+    from scim2_tester import check_server
+
+    counted = [0]
+    started = time.perf_counter()
+    with httpx2.Client(base_url=base_url, headers={"Authorization": f"Bearer {os.environ['SCIM_TOKEN']}"},
+                       timeout=30, event_hooks={"request": [lambda request: counted.__setitem__(0, counted[0] + 1)]}
+                       ) as http:
+        client = SyncSCIMClient(http)
+        client.discover()
+        results = check_server(client)
+    statuses: dict[str, int] = {}
+    for result in results:
+        statuses[result.status.name] = statuses.get(result.status.name, 0) + 1
+    print(json.dumps({"checks": len(results), "statuses": statuses, "requests": counted[0],
+                      "in_process_s": time.perf_counter() - started}))
+    return 0
+
+
+# --- the benchmark ------------------------------------------------------------------------------
+
+def machine() -> dict[str, Any]:
+    return {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "date": dt.date.today().isoformat(), "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--skip-tester", action="store_true", help="do not run scim2-tester")
+    parser.add_argument("--load-users", type=int, default=2000, help="users of the load against the server")
+    parser.add_argument("--tester-only", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.tester_only:
+        return tester_main(args.tester_only)
+
+    sys.path.insert(0, str(REPO))
+    from conformance.embedded import start_embedded, stop_embedded
+
+    results: dict[str, Any] = {"machine": machine()}
+    failures: list[str] = []
+    print(f"machine: {results['machine']['cores']} cores, Python {results['machine']['python']}, "
+          f"{results['machine']['date']}, load average {results['machine']['loadavg_start']}", flush=True)
+    token = secrets.token_urlsafe(24)
+    with tempfile.TemporaryDirectory(prefix="scim-bench-") as folder:
+        tmp = Path(folder)
+        server = start_embedded(token)
+        try:
+            env = child_env(token)
+            profile = str(target_profile(server.base_url, tmp))
+
+            # 1. the harness, recording what it sends
+            print("\n[1/6] full suite with the harness (scim-conformance run)...", flush=True)
+            record = tmp / "recorded.json"
+            harness = run_child(
+                [CLI, "run", "--target", profile, "--reports", str(tmp / "reports"), "--",
+                 "-p", "record_exchanges", "-q"],
+                env={**env, "BENCH_RECORD": str(record),
+                     "PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH), env.get("PYTHONPATH")]))},
+                timeout=300, log=tmp / "harness.log")
+            recorded = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {"exchanges": []}
+            h_requests = len(recorded["exchanges"])
+            results["harness"] = {"wall_s": round(harness["wall_s"], 3), "exit_code": harness["code"],
+                                  "requests": h_requests, "rss_mb": round(harness["rss_mb"], 1),
+                                  "session_s": _r(recorded.get("session_s")),
+                                  "collection_s": _r(recorded.get("collection_s")),
+                                  "scenarios_s": _r(recorded.get("scenarios_s")),
+                                  "pytest": pytest_counts(harness["output"])}
+            print(f"  {results['harness']['pytest']}; exit {harness['code']}; {h_requests} requests; "
+                  f"wall {harness['wall_s']:.2f}s (collection {_f(recorded.get('collection_s'))}s, "
+                  f"scenarios {_f(recorded.get('scenarios_s'))}s); peak RSS {harness['rss_mb']:.0f} MB")
+            if not h_requests:
+                failures.append("the harness run recorded no request")
+                print(harness["output"][-3000:])
+
+            # 2. the floor
+            print("\n[2/6] the same requests replayed with bare httpx (the floor)...", flush=True)
+            floor = replay(recorded["exchanges"], token) if h_requests else {"wall_s": 0, "requests": 0,
+                                                                            "same_status": 0}
+            ratio = harness["wall_s"] / floor["wall_s"] if floor["wall_s"] else float("inf")
+            in_session = ((recorded.get("scenarios_s") or 0) / floor["wall_s"]) if floor["wall_s"] else float("inf")
+            results["floor"] = {"wall_s": round(floor["wall_s"], 3), "requests": floor["requests"],
+                                "same_status": floor["same_status"]}
+            results["overhead_ratio"] = round(ratio, 2)
+            results["overhead_ratio_scenarios_only"] = round(in_session, 2)
+            print(f"  harness {harness['wall_s']:.2f}s, bare httpx {floor['wall_s']:.2f}s for {floor['requests']} "
+                  f"requests ({floor['same_status']} answered with the recorded status)")
+            print(f"  overhead ratio {ratio:.2f}x (goal <= {GOAL_OVERHEAD}, limit {MAX_OVERHEAD}); "
+                  f"scenarios only, without start-up and collection: {in_session:.2f}x")
+            if ratio > MAX_OVERHEAD:
+                failures.append(f"overhead ratio {ratio:.2f} > {MAX_OVERHEAD}")
+
+            # 3. scim2-tester
+            if not args.skip_tester:
+                print("\n[3/6] scim2-tester against the same server...", flush=True)
+                tester = run_child([sys.executable, str(BENCH / "run.py"), "--tester-only", server.base_url],
+                                   env=env, timeout=180, log=tmp / "tester.log")
+                try:
+                    facts = json.loads(tester["output"].strip().splitlines()[-1])
+                except (ValueError, IndexError):
+                    facts = None
+                if facts is None:
+                    print(f"  scim2-tester did not run: {tester['output'][-1500:]}")
+                    results["scim2_tester"] = {"error": tester["output"][-500:]}
+                else:
+                    h_rps = h_requests / harness["wall_s"]
+                    t_rps = facts["requests"] / tester["wall_s"]
+                    results["scim2_tester"] = {"wall_s": round(tester["wall_s"], 3), "requests": facts["requests"],
+                                               "checks": facts["checks"], "statuses": facts["statuses"],
+                                               "rps": round(t_rps, 1)}
+                    results["harness"]["rps"] = round(h_rps, 1)
+                    results["vs_scim2_tester"] = {"wall_ratio": round(harness["wall_s"] / tester["wall_s"], 2),
+                                                  "rps_ratio": round(h_rps / t_rps, 2)}
+                    print(f"  scim2-tester: {facts['checks']} checks {facts['statuses']}, {facts['requests']} "
+                          f"requests in {tester['wall_s']:.2f}s = {t_rps:.0f} req/s")
+                    print(f"  harness:      {h_requests} requests in {harness['wall_s']:.2f}s = {h_rps:.0f} req/s")
+                    print(f"  harness / scim2-tester: wall time {harness['wall_s'] / tester['wall_s']:.2f}x, "
+                          f"requests per second {h_rps / t_rps:.2f}x")
+
+            # 5a. load against the same server (before the parallel runs: same fresh server)
+            print(f"\n[4/6] load replay against the same server ({args.load_users} users)...", flush=True)
+            load_json = tmp / "load.json"
+            load = run_child([CLI, "load", "--target", profile, "--idp", "entra", "--users", str(args.load_users),
+                              "--groups", "20", "--members", "100", "--concurrency", "8", "--duration", "60",
+                              "--no-progress", "--out", str(load_json)],
+                             env=env, timeout=240, log=tmp / "load.log")
+            results["load_server"] = _load_facts(load, load_json)
+            print("  " + _load_line(results["load_server"]))
+        finally:
+            stop_embedded(server)
+
+        # 4. parallel speedup
+        print("\n[5/6] parallel speedup: --workers 0 vs --workers 2 (target embedded: a server per worker)...",
+              flush=True)
+        speed: dict[str, Any] = {}
+        for workers in ("0", "2"):
+            run = run_child([CLI, "run", "--target", "embedded", "--reports", str(tmp / f"par{workers}"),
+                             "--workers", workers, "--", "-q"], env=child_env(token), timeout=300,
+                            log=tmp / f"par{workers}.log")
+            speed[workers] = {"wall_s": round(run["wall_s"], 3), "exit_code": run["code"],
+                              "pytest": pytest_counts(run["output"]),
+                              "allure_results": len(list((tmp / f"par{workers}" / "allure-results").glob(
+                                  "*-result.json")))}
+            print(f"  -n {workers}: {run['wall_s']:.2f}s, {speed[workers]['pytest']}, "
+                  f"{speed[workers]['allure_results']} Allure results")
+        speed["speedup"] = round(speed["0"]["wall_s"] / speed["2"]["wall_s"], 2)
+        results["parallel"] = speed
+        print(f"  speedup of -n 2: {speed['speedup']:.2f}x")
+
+        # 5b + 6. the client's ceiling and memory on 10,000 users
+        print("\n[6/6] 10,000-user load against a trivial loopback endpoint (client ceiling, memory)...",
+              flush=True)
+        trivial = subprocess.Popen([sys.executable, str(BENCH / "trivial_server.py"), "--seconds", "240"],
+                                   stdout=subprocess.PIPE, text=True, cwd=REPO)
+        try:
+            assert trivial.stdout is not None
+            url = trivial.stdout.readline().strip()
+            big_json = tmp / "load-10k.json"
+            big = run_child([CLI, "load", "--target", url, "--idp", "entra", "--users", "10000", "--groups", "20",
+                             "--members", "500", "--concurrency", "8", "--duration", "120", "--no-progress",
+                             "--out", str(big_json)], env=child_env(token), timeout=240, log=tmp / "load10k.log")
+        finally:
+            trivial.terminate()
+            trivial.wait(timeout=10)
+        results["load_trivial_10k"] = _load_facts(big, big_json)
+        print("  " + _load_line(results["load_trivial_10k"]))
+        client_rps = results["load_trivial_10k"].get("throughput_rps") or 0
+        if client_rps < MIN_CLIENT_RPS:
+            failures.append(f"load client reached {client_rps:.0f} requests/s < {MIN_CLIENT_RPS} on a trivial endpoint")
+
+    # memory
+    suite_rss = results["harness"]["rss_mb"]
+    load_rss = results["load_trivial_10k"]["rss_mb"]
+    results["memory_mb"] = {"full_suite": suite_rss, "load_10k_users": load_rss, "limit": MAX_RSS_MB}
+    for what, rss in (("full suite", suite_rss), ("10,000-user load", load_rss)):
+        if rss >= MAX_RSS_MB:
+            failures.append(f"peak RSS of the {what} {rss:.0f} MB >= {MAX_RSS_MB} MB")
+    results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+
+    print("\nSummary")
+    print(f"  overhead ratio (harness / bare httpx):     {results['overhead_ratio']:.2f}x "
+          f"(scenarios only {results['overhead_ratio_scenarios_only']:.2f}x; goal {GOAL_OVERHEAD}, limit "
+          f"{MAX_OVERHEAD})")
+    if "vs_scim2_tester" in results:
+        print(f"  harness vs scim2-tester:                  wall {results['vs_scim2_tester']['wall_ratio']:.2f}x, "
+              f"req/s {results['vs_scim2_tester']['rps_ratio']:.2f}x")
+    print(f"  parallel speedup -n 2:                    {results['parallel']['speedup']:.2f}x")
+    print(f"  load throughput (scim2-server, entra):    {results['load_server'].get('throughput_rps')} req/s")
+    print(f"  load client ceiling (trivial endpoint):   {client_rps} req/s (needs >= {MIN_CLIENT_RPS})")
+    print(f"  peak RSS: full suite {suite_rss:.0f} MB, 10,000-user load {load_rss:.0f} MB (limit {MAX_RSS_MB} MB)")
+    print(f"  load average {results['machine']['loadavg_start']} -> {results['machine']['loadavg_end']}")
+    results["failures"] = failures
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(f"  figures: {args.out}")
+    for failure in failures:
+        print(f"FAIL: {failure}")
+    print("bench: " + ("FAILED" if failures else "ok"))
+    return 1 if failures else 0
+
+
+def _load_facts(run: dict[str, Any], path: Path) -> dict[str, Any]:
+    facts: dict[str, Any] = {"wall_s": round(run["wall_s"], 3), "exit_code": run["code"],
+                             "rss_mb": round(run["rss_mb"], 1)}
+    if path.is_file():
+        report = json.loads(path.read_text(encoding="utf-8"))
+        facts.update({k: report[k] for k in ("requests", "throughput_rps", "latency_ms", "errors", "completed",
+                                             "stopped", "created")})
+        facts["phases"] = {p["phase"]: p["throughput_rps"] for p in report["phases"]}
+        facts["cleanup_complete"] = report["cleanup"]["complete"]
+    else:
+        facts["error"] = run["output"][-1500:]
+    return facts
+
+
+def _load_line(facts: dict[str, Any]) -> str:
+    if "error" in facts:
+        return f"load failed: {facts['error']}"
+    latency = facts["latency_ms"]
+    return (f"{facts['requests']} requests, {facts['throughput_rps']} req/s (by phase {facts['phases']}), "
+            f"p50 {latency['p50']} / p95 {latency['p95']} / p99 {latency['p99']} ms, errors {facts['errors'] or 0}, "
+            f"completed {facts['completed']}, cleanup complete {facts['cleanup_complete']}, "
+            f"peak RSS {facts['rss_mb']:.0f} MB")
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _f(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
