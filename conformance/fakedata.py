@@ -52,7 +52,8 @@ class RunData:
         # The worker id keeps parallel workers of one run apart, after the run id so that
         # `userName sw "scimc-<run id>-"` still finds everything the run created.
         self._tag = f"{run_id}-w{worker}" if worker else run_id
-        self._faker = Faker("en_US")
+        # Unweighted name lists: three times faster, and names need not follow census frequencies.
+        self._faker = Faker("en_US", use_weighting=False)
         self._counter = count(1)
 
     def uuid(self) -> str:

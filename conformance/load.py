@@ -53,8 +53,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from faker import Faker
-
 from conformance import __version__
 from conformance.errors import HarnessError, ScenarioFileError
 from conformance.fakedata import RunData, new_run_id
@@ -410,13 +408,8 @@ class CycleTemplates:
 
 
 def lean_run_data(run_id: str, email_domain: str, worker: str = "") -> RunData:
-    """RunData (names carry the run id, as `cleanup --run-id` expects) with unweighted Faker name
-    lists: Faker's weighted en_US first and last names cost about 110 us a user, a third of a
-    lookup and a create on a fast server; unweighted ones are the same kind of names for 5 us."""
-    data = RunData(run_id, email_domain=email_domain, worker=worker)
-    if isinstance(getattr(data, "_faker", None), Faker):  # until fakedata.RunData does it itself
-        data._faker = Faker("en_US", use_weighting=False)
-    return data
+    """RunData for the load (names carry the run id, as `cleanup --run-id` expects)."""
+    return RunData(run_id, email_domain=email_domain, worker=worker)
 
 
 def created_id(answer: Answer) -> tuple[str | None, Any]:

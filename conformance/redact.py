@@ -41,6 +41,7 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
+        self._longest_first: tuple[str, ...] = ()  # sorted once per new secret, not per call
         for secret in secrets:
             self.add_secret(secret)
 
@@ -48,14 +49,15 @@ class Redactor:
         # Very short values would mask ordinary text everywhere; such a token is its own problem.
         if value and len(value) >= 4:
             with self._lock:
-                self._secrets.add(value)
+                if value not in self._secrets:
+                    self._secrets.add(value)
+                    self._longest_first = tuple(sorted(self._secrets, key=len, reverse=True))
 
     def text(self, text: str) -> str:
         """`text` with every known secret value and every `Bearer <credential>` masked."""
-        with self._lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)
-        for secret in secrets:
-            text = text.replace(secret, MASK)
+        for secret in self._longest_first:
+            if secret in text:
+                text = text.replace(secret, MASK)
         return _AUTH_VALUE.sub(lambda m: f"{m.group(1)} {MASK}", text)
 
     def header(self, name: str, value: str) -> str:
