@@ -13,41 +13,9 @@ from pathlib import Path
 import yaml
 
 from conformance.embedded import EmbeddedServer
-from tests.support.runs import REPO, run_scenarios
+from tests.support.runs import REPO, embedded_target, known_failures, run_scenarios, scenario_items
 
 ENTRA = REPO / "scenarios" / "entra"
-PROFILE = REPO / "profiles" / "targets" / "embedded.yaml"
-
-
-def _target_at(base_url: str, directory: Path) -> str:
-    """profiles/targets/embedded.yaml, with `base_url:` in place of `embedded: true`."""
-    data = yaml.safe_load(PROFILE.read_text(encoding="utf-8"))
-    data.pop("embedded")
-    data["base_url"] = base_url
-    path = directory / "embedded-at-url.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return str(path)
-
-
-def _items() -> dict[str, list[str]]:
-    """Scenario id -> the IdPs it is replayed as, for every Entra scenario file."""
-    items = {}
-    for path in sorted(ENTRA.glob("*.scenario.yaml")):
-        scenario = yaml.safe_load(path.read_text(encoding="utf-8"))
-        items[scenario["id"]] = scenario["idps"]
-    return items
-
-
-def _known_failures(items: dict[str, list[str]]) -> dict[str, str]:
-    """'id[idp]' -> reason, for the Entra items the embedded profile lists as known deviations."""
-    listed = yaml.safe_load(PROFILE.read_text(encoding="utf-8")).get("expected_failures") or {}
-    known = {}
-    for scenario_id, idps in items.items():
-        for idp in idps:
-            reason = listed.get(f"{scenario_id}[{idp}]") or listed.get(scenario_id)
-            if reason:
-                known[f"{scenario_id}[{idp}]"] = reason
-    return known
 
 
 def test_every_entra_scenario_runs_under_both_entra_profiles_with_level_and_refs():
@@ -61,12 +29,12 @@ def test_every_entra_scenario_runs_under_both_entra_profiles_with_level_and_refs
 def test_the_entra_suite_passes_against_the_embedded_server_or_names_its_known_deviations(
     scim_server: EmbeddedServer, tmp_path: Path
 ):
-    items = _items()
-    known = _known_failures(items)
+    items = scenario_items(ENTRA)
+    known = known_failures(items)
     total = sum(len(idps) for idps in items.values())
     assert len(items) >= 20 and 0 < len(known) < total
 
-    result = run_scenarios(_target_at(scim_server.base_url, tmp_path), tmp_path / "reports",
+    result = run_scenarios(embedded_target(scim_server.base_url, tmp_path), tmp_path / "reports",
                            "-rfExs", paths=(str(ENTRA),))
 
     assert result.code == 0, result.output[-4000:]
@@ -86,7 +54,7 @@ def test_the_entra_suite_passes_against_the_embedded_server_or_names_its_known_d
 def test_the_known_deviations_are_the_measured_ones():
     # What scim2-server 0.8.3 gets wrong for Entra (docs/entra.md, "Findings"): a change here is a
     # change of finding, to be confirmed by a manual request and written down there.
-    assert sorted(_known_failures(_items())) == sorted([
+    assert sorted(known_failures(scenario_items(ENTRA))) == sorted([
         "entra-add-work-email[entra]", "entra-add-work-email[entra-compliant]",
         "entra-group-create-microsoft-schema[entra]", "entra-group-create-microsoft-schema[entra-compliant]",
         "entra-group-remove-members[entra]",

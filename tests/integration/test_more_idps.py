@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from conformance.embedded import EmbeddedServer
-from tests.support.runs import REPO, embedded_target, run_scenarios
+from tests.support.runs import REPO, embedded_target, known_failures, run_scenarios, scenario_items
 
 FAMILIES = {
     "onelogin": {"onelogin"},
@@ -24,29 +24,6 @@ FAMILIES = {
     "google": {"google", "google-delete"},
 }
 FOLDERS = tuple(str(REPO / "scenarios" / family) for family in FAMILIES)
-PROFILE = REPO / "profiles" / "targets" / "embedded.yaml"
-
-
-def _items() -> dict[str, list[str]]:
-    """Scenario id -> the IdPs it is replayed as, for every scenario of the four families."""
-    items = {}
-    for folder in FOLDERS:
-        for path in sorted(Path(folder).glob("*.scenario.yaml")):
-            scenario = yaml.safe_load(path.read_text(encoding="utf-8"))
-            items[scenario["id"]] = scenario["idps"]
-    return items
-
-
-def _known_failures(items: dict[str, list[str]]) -> dict[str, str]:
-    """'id[idp]' -> reason, for the items the embedded profile lists as known deviations."""
-    listed = yaml.safe_load(PROFILE.read_text(encoding="utf-8")).get("expected_failures") or {}
-    known = {}
-    for scenario_id, idps in items.items():
-        for idp in idps:
-            reason = listed.get(f"{scenario_id}[{idp}]") or listed.get(scenario_id)
-            if reason:
-                known[f"{scenario_id}[{idp}]"] = reason
-    return known
 
 
 def test_each_family_covers_connection_create_update_deprovision_and_groups():
@@ -68,8 +45,8 @@ def test_each_family_covers_connection_create_update_deprovision_and_groups():
 def test_the_four_families_pass_against_the_embedded_server_or_name_their_known_deviations(
     scim_server: EmbeddedServer, tmp_path: Path
 ):
-    items = _items()
-    known = _known_failures(items)
+    items = scenario_items(*FOLDERS)
+    known = known_failures(items)
     total = sum(len(idps) for idps in items.values())
     assert total >= 24 and 0 < len(known) < total
 
@@ -92,7 +69,7 @@ def test_the_four_families_pass_against_the_embedded_server_or_name_their_known_
 def test_the_known_deviations_are_the_measured_ones():
     # What scim2-server 0.8.3 gets wrong for these IdPs (docs/idps.md, "Findings"): a change here
     # is a change of finding, to be confirmed by a manual request and written down there.
-    assert sorted(_known_failures(_items())) == sorted([
+    assert sorted(known_failures(scenario_items(*FOLDERS))) == sorted([
         "onelogin-active-without-attribute[onelogin]",
         "jumpcloud-group-member-remove[jumpcloud]",
         "jumpcloud-readd-member-other-shape[jumpcloud]",

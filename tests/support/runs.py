@@ -64,3 +64,22 @@ def embedded_target(base_url: str, directory: Path) -> str:
     path = directory / "embedded-at-url.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return str(path)
+
+
+def scenario_items(*folders: Path) -> dict[str, list[str]]:
+    """Scenario id -> the IdPs it is replayed as, for every scenario file in `folders`."""
+    items: dict[str, list[str]] = {}
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*.scenario.yaml")):
+            scenario = yaml.safe_load(path.read_text(encoding="utf-8"))
+            items[scenario["id"]] = scenario["idps"]
+    return items
+
+
+def known_failures(items: dict[str, list[str]]) -> dict[str, str]:
+    """'id[idp]' -> reason, for the items the shipped embedded profile lists as known deviations."""
+    from conformance.profiles import load_target_profile
+
+    profile = load_target_profile(REPO / "profiles" / "targets" / "embedded.yaml")
+    return {f"{scenario_id}[{idp}]": reason for scenario_id, idps in items.items() for idp in idps
+            if (reason := profile.known_failure(scenario_id, idp))}
