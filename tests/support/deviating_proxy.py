@@ -43,6 +43,9 @@ __all__ = [
     "Deviation",
     "ProxyRequest",
     "ProxyResponse",
+    "call_upstream",
+    "is_request",
+    "patch_operations",
     "scim_error",
 ]
 
@@ -362,6 +365,32 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read requests_seen
         pass
+
+
+# --------------------------------------------------------------------------- helpers for deviations
+
+
+def is_request(request: ProxyRequest, method: str, collection: str, *, item: bool | None = None) -> bool:
+    """Is `request` a `method` on `/collection` (item=False), `/collection/{id}` (True), or either."""
+    if request.method != method:
+        return False
+    parts = request.route.rstrip("/").split("/")
+    if item is None:
+        return collection in parts[-2:]
+    return (parts[-2] == collection) if item else (parts[-1] == collection)
+
+
+def call_upstream(request: ProxyRequest, method: str, path: str, body: Any = None) -> httpx.Response:
+    """Call the real server directly, with the client's own credentials."""
+    headers = {"authorization": request.headers.get("authorization", ""), "content-type": "application/scim+json"}
+    return httpx.request(method, request.origin + path, headers=headers, json=body, timeout=10)
+
+
+def patch_operations(request: ProxyRequest) -> list[dict[str, Any]]:
+    """The PatchOp operations of a request body (objects only; [] when there are none)."""
+    body = request.json()
+    operations = body.get("Operations") if isinstance(body, dict) else None
+    return [op for op in operations if isinstance(op, dict)] if isinstance(operations, list) else []
 
 
 # --------------------------------------------------------------------------- the catalogue

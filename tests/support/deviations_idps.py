@@ -11,9 +11,15 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
-from tests.support.deviating_proxy import Deviation, ProxyRequest, ProxyResponse, scim_error
+from tests.support.deviating_proxy import (
+    Deviation,
+    ProxyRequest,
+    ProxyResponse,
+    call_upstream,
+    is_request,
+    patch_operations,
+    scim_error,
+)
 
 __all__ = ["IDPS_DEVIATIONS", "VALUE_ARRAY_REMOVE_SHIM"]
 
@@ -26,24 +32,10 @@ _COMPARISON = re.compile(r'([A-Za-z][\w.:\-\[\]" ]*?)\s+(eq|ne|co|sw|ew|gt|ge|lt
 # --------------------------------------------------------------------------- helpers
 
 
-def _is(request: ProxyRequest, method: str, collection: str, *, item: bool) -> bool:
-    """Is `request` a `method` on `/collection/{id}` (item) or on `/collection` (not item)."""
-    if request.method != method:
-        return False
-    parts = request.route.rstrip("/").split("/")
-    return parts[-2] == collection if item else parts[-1] == collection
 
 
-def _operations(request: ProxyRequest) -> list[dict[str, Any]]:
-    body = request.json()
-    operations = body.get("Operations") if isinstance(body, dict) else None
-    return [op for op in operations if isinstance(op, dict)] if isinstance(operations, list) else []
 
 
-def _upstream(request: ProxyRequest, method: str, path: str, body: Any = None) -> httpx.Response:
-    """Call the real server directly, with the client's own credentials."""
-    headers = {"authorization": request.headers.get("authorization", ""), "content-type": "application/scim+json"}
-    return httpx.request(method, request.origin + path, headers=headers, json=body, timeout=10)
 
 
 def _member_values(value: Any) -> list[str]:
@@ -70,7 +62,7 @@ def _empty_user_agent_rejected(request: ProxyRequest) -> ProxyRequest | ProxyRes
 
 
 def _group_patch_not_allowed(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
-    if _is(request, "PATCH", "Groups", item=True):
+    if is_request(request, "PATCH", "Groups", item=True):
         return scim_error(405, 'Method "PATCH" not allowed.')
     return request
 
@@ -97,7 +89,7 @@ def _filter_operator_case_sensitive(request: ProxyRequest) -> ProxyRequest | Pro
 
 def _filter_attribute_case_sensitive(request: ProxyRequest, response: ProxyResponse) -> ProxyResponse:
     # Attribute names compared as written: `username` is not `userName`, so nothing matches.
-    if not (_is(request, "GET", "Users", item=False) and response.status == 200):
+    if not (is_request(request, "GET", "Users", item=False) and response.status == 200):
         return response
     for expression in request.query.get("filter", []):
         for match in _COMPARISON.finditer(expression):
@@ -108,21 +100,21 @@ def _filter_attribute_case_sensitive(request: ProxyRequest, response: ProxyRespo
 
 
 def _user_put_not_supported(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
-    if _is(request, "PUT", "Users", item=True):
+    if is_request(request, "PUT", "Users", item=True):
         return scim_error(405, "PUT is not supported on /Users; use PATCH")
     return request
 
 
 def _create_ignores_active_false(request: ProxyRequest) -> ProxyRequest:
     body = request.json()
-    if _is(request, "POST", "Users", item=False) and isinstance(body, dict) and body.get("active") is False:
+    if is_request(request, "POST", "Users", item=False) and isinstance(body, dict) and body.get("active") is False:
         return request.with_json({**body, "active": True})
     return request
 
 
 def _group_list_requires_filter(request: ProxyRequest, response: ProxyResponse) -> ProxyResponse:
     # Only lookups are implemented: an unfiltered GET /Groups comes back empty.
-    if _is(request, "GET", "Groups", item=False) and not request.query.get("filter") and response.status == 200:
+    if is_request(request, "GET", "Groups", item=False) and not request.query.get("filter") and response.status == 200:
         return response.with_json(_empty_list())
     return response
 
@@ -131,7 +123,7 @@ def _group_list_requires_filter(request: ProxyRequest, response: ProxyResponse) 
 
 
 def _current_members(request: ProxyRequest) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-    group = _upstream(request, "GET", request.route)
+    group = call_upstream(request, "GET", request.route)
     if group.status_code != 200:
         return None
     body = group.json()
@@ -139,8 +131,8 @@ def _current_members(request: ProxyRequest) -> tuple[dict[str, Any], list[dict[s
 
 
 def _repeated_member_add_conflict(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
-    adds = [op for op in _operations(request) if _is_member_add(op)]
-    if not (_is(request, "PATCH", "Groups", item=True) and adds):
+    adds = [op for op in patch_operations(request) if _is_member_add(op)]
+    if not (is_request(request, "PATCH", "Groups", item=True) and adds):
         return request
     current = _current_members(request)
     if current is None:
@@ -155,8 +147,8 @@ def _repeated_member_add_conflict(request: ProxyRequest) -> ProxyRequest | Proxy
 
 def _repeated_member_add_duplicates(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
     """Apply member adds by appending, without looking whether the member is there already."""
-    operations = _operations(request)
-    if not (_is(request, "PATCH", "Groups", item=True) and operations and all(map(_is_member_add, operations))):
+    operations = patch_operations(request)
+    if not (is_request(request, "PATCH", "Groups", item=True) and operations and all(map(_is_member_add, operations))):
         return request
     current = _current_members(request)
     if current is None:
@@ -166,7 +158,7 @@ def _repeated_member_add_duplicates(request: ProxyRequest) -> ProxyRequest | Pro
         members += [{"value": value} for value in _member_values(op.get("value"))]
     replacement = {k: v for k, v in group.items() if k != "meta"}
     replacement["members"] = members
-    answer = _upstream(request, "PUT", request.route, replacement)
+    answer = call_upstream(request, "PUT", request.route, replacement)
     return ProxyResponse(answer.status_code).with_json(answer.json())
 
 
@@ -176,7 +168,7 @@ def _is_value_array_remove(operation: dict[str, Any]) -> bool:
 
 
 def _member_remove_value_array_ignored(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
-    operations = _operations(request)
+    operations = patch_operations(request)
     kept = [op for op in operations if not _is_value_array_remove(op)]
     if request.method == "PATCH" and len(kept) != len(operations):
         return ProxyResponse(204) if not kept else request.with_json({**request.json(), "Operations": kept})
@@ -186,7 +178,7 @@ def _member_remove_value_array_ignored(request: ProxyRequest) -> ProxyRequest | 
 def _value_array_remove_supported(request: ProxyRequest) -> ProxyRequest:
     """Not a deviation: turns each value-array remove into filtered removes scim2-server applies,
     so that the scenario can be shown to pass on a server that supports the form (control runs)."""
-    operations = _operations(request)
+    operations = patch_operations(request)
     if request.method != "PATCH" or not any(map(_is_value_array_remove, operations)):
         return request
     rewritten: list[dict[str, Any]] = []
@@ -200,7 +192,7 @@ def _value_array_remove_supported(request: ProxyRequest) -> ProxyRequest:
 
 
 def _user_delete_not_allowed(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
-    if _is(request, "DELETE", "Users", item=True):
+    if is_request(request, "DELETE", "Users", item=True):
         return scim_error(405, "Users cannot be deleted; set active to false")
     return request
 
@@ -209,7 +201,7 @@ def _user_delete_not_allowed(request: ProxyRequest) -> ProxyRequest | ProxyRespo
 
 
 def _users_list_requires_filter(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
-    if _is(request, "GET", "Users", item=False) and not request.query.get("filter"):
+    if is_request(request, "GET", "Users", item=False) and not request.query.get("filter"):
         return scim_error(400, "A filter is required to query users", "invalidFilter")
     return request
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from typing import Any
-
-import httpx
 
 from tests.support.deviating_proxy import (
     CATALOGUE,
     Deviation,
     ProxyRequest,
     ProxyResponse,
+    call_upstream,
+    is_request,
+    patch_operations,
     scim_error,
 )
 
@@ -26,26 +26,10 @@ __all__ = ["OKTA_DEVIATIONS"]
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
-def _is(request: ProxyRequest, method: str, collection: str, *, item: bool | None = None) -> bool:
-    """Is `request` a `method` on `/collection` (item=False), `/collection/{id}` (True), or either."""
-    if request.method != method:
-        return False
-    parts = request.route.rstrip("/").split("/")
-    if item is None:
-        return collection in parts[-2:]
-    return (parts[-2] == collection) if item else (parts[-1] == collection)
 
 
-def _upstream(request: ProxyRequest, method: str, path: str, body: Any = None) -> httpx.Response:
-    """Call the real server directly, with the client's own credentials."""
-    headers = {"authorization": request.headers.get("authorization", ""), "content-type": "application/scim+json"}
-    return httpx.request(method, request.origin + path, headers=headers, json=body, timeout=10)
 
 
-def _operations(request: ProxyRequest) -> list[dict[str, Any]]:
-    body = request.json()
-    operations = body.get("Operations") if isinstance(body, dict) else None
-    return [op for op in operations if isinstance(op, dict)] if isinstance(operations, list) else []
 
 
 # --- lists and paging ------------------------------------------------------------------------
@@ -76,7 +60,7 @@ def _paging_ignored(request: ProxyRequest) -> ProxyRequest:
 
 def _filter_hides_inactive(request: ProxyRequest, response: ProxyResponse) -> ProxyResponse:
     body = response.json()
-    if _is(request, "GET", "Users", item=False) and request.query.get("filter") and isinstance(body, dict):
+    if is_request(request, "GET", "Users", item=False) and request.query.get("filter") and isinstance(body, dict):
         kept = [r for r in body.get("Resources", []) if r.get("active") is not False]
         if len(kept) != len(body.get("Resources", [])):
             body.update(Resources=kept, totalResults=len(kept), itemsPerPage=len(kept))
@@ -94,7 +78,7 @@ def _escaped_filter_rejected(request: ProxyRequest) -> ProxyRequest | ProxyRespo
 
 def _create_echoes_password(request: ProxyRequest, response: ProxyResponse) -> ProxyResponse:
     sent, body = request.json(), response.json()
-    if _is(request, "POST", "Users", item=False) and response.status == 201 and isinstance(sent, dict):
+    if is_request(request, "POST", "Users", item=False) and response.status == 201 and isinstance(sent, dict):
         if isinstance(body, dict) and "password" in sent:
             return response.with_json({**body, "password": sent["password"]})
     return response
@@ -123,7 +107,7 @@ def _put_ignored(request: ProxyRequest) -> ProxyRequest:
 
 
 def _pathless_patch_ignored(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
-    if request.method == "PATCH" and any("path" not in op for op in _operations(request)):
+    if request.method == "PATCH" and any("path" not in op for op in patch_operations(request)):
         return ProxyResponse(204)
     return request
 
@@ -131,7 +115,7 @@ def _pathless_patch_ignored(request: ProxyRequest) -> ProxyRequest | ProxyRespon
 def _deactivate_deletes(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
     text = request.body.decode("utf-8", "replace").replace(" ", "")
     if request.method in ("PATCH", "PUT") and "/Users/" in request.route and '"active":false' in text:
-        _upstream(request, "DELETE", request.route)
+        call_upstream(request, "DELETE", request.route)
         return ProxyResponse(204)
     return request
 
@@ -166,7 +150,7 @@ def _discovery_post_accepted(request: ProxyRequest) -> ProxyRequest | ProxyRespo
 # --- groups ----------------------------------------------------------------------------------
 
 def _member_remove_by_filter_ignored(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
-    operations = _operations(request)
+    operations = patch_operations(request)
     kept = [op for op in operations
             if not (str(op.get("op", "")).lower() == "remove" and str(op.get("path", "")).startswith("members["))]
     if request.method == "PATCH" and len(kept) != len(operations):
@@ -175,7 +159,7 @@ def _member_remove_by_filter_ignored(request: ProxyRequest) -> ProxyRequest | Pr
 
 
 def _member_type_required(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
-    for op in _operations(request):
+    for op in patch_operations(request):
         value = op.get("value")
         if str(op.get("path", "")).lower() == "members" and isinstance(value, list):
             if any(isinstance(m, dict) and "type" not in m for m in value):
@@ -184,7 +168,7 @@ def _member_type_required(request: ProxyRequest) -> ProxyRequest | ProxyResponse
 
 
 def _empty_members_replace_rejected(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
-    for op in _operations(request):
+    for op in patch_operations(request):
         if str(op.get("op", "")).lower() == "replace" and op.get("path") == "members" and op.get("value") == []:
             return scim_error(400, "Attribute 'members' must not be empty", "invalidValue")
     return request
@@ -192,7 +176,7 @@ def _empty_members_replace_rejected(request: ProxyRequest) -> ProxyRequest | Pro
 
 def _rename_drops_members(request: ProxyRequest) -> ProxyRequest:
     # A path-less replace of the group (Okta's rename) is applied as a whole-group replace.
-    operations = _operations(request)
+    operations = patch_operations(request)
     if request.method == "PATCH" and "/Groups/" in request.route and any(
         "path" not in op and isinstance(op.get("value"), dict) for op in operations
     ):
@@ -213,19 +197,19 @@ def _group_delete_ignored(request: ProxyRequest) -> ProxyRequest | ProxyResponse
 
 def _members_read_modify_write(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
     """Apply member adds as GET, compute, pause, PUT: two concurrent adds lose one (fleet#50724)."""
-    operations = _operations(request)
+    operations = patch_operations(request)
     if not (request.method == "PATCH" and "/Groups/" in request.route and operations):
         return request
     if not all(str(op.get("op", "")).lower() == "add" and op.get("path") == "members" for op in operations):
         return request
-    group = _upstream(request, "GET", request.route).json()
+    group = call_upstream(request, "GET", request.route).json()
     members = [m for m in group.get("members") or []]
     for op in operations:
         members += [m for m in op.get("value") or [] if isinstance(m, dict)]
     time.sleep(0.3)  # the window in which a concurrent PATCH reads the same stale list
     put = {k: v for k, v in group.items() if k != "meta"}
     put["members"] = members
-    answer = _upstream(request, "PUT", request.route, put)
+    answer = call_upstream(request, "PUT", request.route, put)
     return ProxyResponse(answer.status_code).with_json(answer.json())
 
 
@@ -233,11 +217,11 @@ def _unknown_member_rejects_all(request: ProxyRequest) -> ProxyRequest | ProxyRe
     if not (request.method == "PATCH" and "/Groups/" in request.route):
         return request
     base = request.route.split("/Groups/")[0]
-    for op in _operations(request):
+    for op in patch_operations(request):
         if op.get("path") == "members" and str(op.get("op", "")).lower() == "add":
             for member in op.get("value") or []:
                 value = member.get("value") if isinstance(member, dict) else None
-                if value and _upstream(request, "GET", f"{base}/Users/{value}").status_code == 404:
+                if value and call_upstream(request, "GET", f"{base}/Users/{value}").status_code == 404:
                     return scim_error(400, f"Member {value} does not exist", "invalidValue")
     return request
 

@@ -11,9 +11,14 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-import httpx
-
-from tests.support.deviating_proxy import Deviation, ProxyRequest, ProxyResponse, scim_error
+from tests.support.deviating_proxy import (
+    Deviation,
+    ProxyRequest,
+    ProxyResponse,
+    call_upstream,
+    patch_operations,
+    scim_error,
+)
 
 __all__ = ["RFC_DEVIATIONS"]
 
@@ -31,10 +36,6 @@ def _is_item(request: ProxyRequest, collection: str) -> bool:
     return len(parts) >= 2 and parts[-2] == collection
 
 
-def _operations(request: ProxyRequest) -> list[dict[str, Any]]:
-    body = request.json()
-    operations = body.get("Operations") if isinstance(body, dict) else None
-    return [op for op in operations if isinstance(op, dict)] if isinstance(operations, list) else []
 
 
 def _with_query(request: ProxyRequest, **changes: str | None) -> ProxyRequest:
@@ -51,10 +52,6 @@ def _filter(request: ProxyRequest) -> str | None:
     return values[0] if values else None
 
 
-def _upstream(request: ProxyRequest, method: str, path: str, body: Any = None) -> httpx.Response:
-    """Call the real server directly, with the client's own credentials."""
-    headers = {"authorization": request.headers.get("authorization", ""), "content-type": "application/scim+json"}
-    return httpx.request(method, request.origin + path, headers=headers, json=body, timeout=10)
 
 
 # --- discovery -------------------------------------------------------------------------------
@@ -218,7 +215,7 @@ def _search_post_unsupported(request: ProxyRequest) -> ProxyRequest | ProxyRespo
 
 def _pathless_replace_drops_sub_attributes(request: ProxyRequest) -> ProxyRequest:
     # A path-less replace of a complex attribute replaces it whole: unnamed sub-attributes vanish.
-    operations = _operations(request)
+    operations = patch_operations(request)
     if request.method != "PATCH" or not operations:
         return request
     rewritten: list[dict[str, Any]] = []
@@ -233,7 +230,7 @@ def _pathless_replace_drops_sub_attributes(request: ProxyRequest) -> ProxyReques
 
 
 def _filtered_remove_removes_all(request: ProxyRequest) -> ProxyRequest:
-    operations = _operations(request)
+    operations = patch_operations(request)
     rewritten = [
         {**op, "path": str(op["path"]).split("[", 1)[0]}
         if str(op.get("op", "")).lower() == "remove" and "[" in str(op.get("path", "")) else op
@@ -246,11 +243,11 @@ def _filtered_remove_removes_all(request: ProxyRequest) -> ProxyRequest:
 
 def _patch_not_atomic(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
     # Operations applied one request at a time: those before a failing one stay applied.
-    operations = _operations(request)
+    operations = patch_operations(request)
     if request.method != "PATCH" or len(operations) < 2:
         return request
     for op in operations:
-        answer = _upstream(request, "PATCH", request.route, {**request.json(), "Operations": [op]})
+        answer = call_upstream(request, "PATCH", request.route, {**request.json(), "Operations": [op]})
         if answer.status_code >= 400:
             return ProxyResponse(answer.status_code).with_json(answer.json())
     return ProxyResponse(204)
@@ -260,7 +257,7 @@ _READ_ONLY_PATHS = ("id", "meta", "groups")
 
 
 def _read_only_patch_accepted(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
-    operations = _operations(request)
+    operations = patch_operations(request)
     if request.method == "PATCH" and any(
         str(op.get("path", "")).split(".")[0] in _READ_ONLY_PATHS for op in operations
     ):
@@ -270,7 +267,7 @@ def _read_only_patch_accepted(request: ProxyRequest) -> ProxyRequest | ProxyResp
 
 def _pathless_remove_accepted(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
     if request.method == "PATCH" and any(
-        str(op.get("op", "")).lower() == "remove" and "path" not in op for op in _operations(request)
+        str(op.get("op", "")).lower() == "remove" and "path" not in op for op in patch_operations(request)
     ):
         return ProxyResponse(204)
     return request
@@ -306,7 +303,7 @@ def _bulk_id_not_resolved(request: ProxyRequest) -> ProxyRequest:
 def _group_put_keeps_members(request: ProxyRequest) -> ProxyRequest:
     body = request.json()
     if request.method == "PUT" and _is_item(request, "Groups") and isinstance(body, dict) and body.get("members") == []:
-        current = _upstream(request, "GET", request.route).json()
+        current = call_upstream(request, "GET", request.route).json()
         return request.with_json({**body, "members": current.get("members") or []})
     return request
 
