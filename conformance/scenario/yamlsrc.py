@@ -54,7 +54,15 @@ MAX_VALUES = 100_000  # mappings, sequences and scalars, once aliases are expand
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (a silent overwrite hides a scenario bug)."""
+    """The safe loader, used node by node: `_build` refuses duplicate keys (a silent overwrite
+    hides a scenario bug) and bounds alias expansion."""
+
+
+# libyaml composes a document about ten times faster than PyYAML's pure-Python parser (most of
+# the collection time of the shipped suite), and its nodes carry the same marks. PyYAML's own
+# parser words errors better ("found character '\t'", "nested too deep"), so a file libyaml
+# refuses is read again with it for the message. Without libyaml, PyYAML's parser does it all.
+_FastLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", _StrictLoader)
 
 
 @dataclass
@@ -118,31 +126,50 @@ def load_yaml(path: Path) -> YamlDocument:
         line = raw[: exc.start].count(b"\n") + 1
         raise ScenarioFileError([Problem(path, line, f"cannot read file: byte 0x{raw[exc.start]:02x} is not "
                                          "UTF-8; save the file as UTF-8")]) from None
-    loader: _StrictLoader | None = None
+    if _FastLoader is not _StrictLoader:
+        try:
+            return YamlDocument(_parse(text, path, source, _FastLoader), source)
+        except _YamlSyntaxError as fast_error:
+            # Our own checks (duplicate key, alias bomb) word it the same with either parser;
+            # a syntax error is read again for PyYAML's wording, and libyaml's stands if PyYAML
+            # somehow accepts the file.
+            _parse(text, path, SourceMap(path), _StrictLoader)
+            raise ScenarioFileError(fast_error.problems) from None
+    data = _parse(text, path, source, _StrictLoader)
+    return YamlDocument(data, source)
+
+
+class _YamlSyntaxError(ScenarioFileError):
+    """A document the YAML parser refused (as opposed to one of our own checks)."""
+
+
+def _parse(text: str, path: Path, source: SourceMap, loader_class: type[yaml.SafeLoader]) -> Any:
+    """Compose `text` with `loader_class` and build plain values, filling `source`."""
+    loader: Any = None
     try:
-        loader = _StrictLoader(text)  # the reader checks every character here
+        loader = loader_class(text)  # the reader checks every character here
         node = loader.get_single_node()
         if node is None:
             raise ScenarioFileError([Problem(path, 1, "file is empty")])
-        data = _build(node, (), source, loader, _Budget())
+        return _build(node, (), source, loader, _Budget())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         reason = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        raise ScenarioFileError([Problem(path, line, f"invalid YAML: {reason}")]) from None
+        raise _YamlSyntaxError([Problem(path, line, f"invalid YAML: {reason}")]) from None
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
-        raise ScenarioFileError([Problem(path, line, f"invalid YAML: unacceptable character "
-                                         f"#x{exc.character:04x}: {exc.reason}")]) from None
+        character = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise _YamlSyntaxError([Problem(path, line, f"invalid YAML: unacceptable character "
+                                        f"{character}: {exc.reason}")]) from None
     except yaml.YAMLError as exc:
-        raise ScenarioFileError([Problem(path, 0, f"invalid YAML: {exc}")]) from None
+        raise _YamlSyntaxError([Problem(path, 0, f"invalid YAML: {exc}")]) from None
     except RecursionError:
-        raise ScenarioFileError([Problem(path, 1, "invalid YAML: nested too deep "
-                                         "(or a merge key that includes itself)")]) from None
+        raise _YamlSyntaxError([Problem(path, 1, "invalid YAML: nested too deep "
+                                        "(or a merge key that includes itself)")]) from None
     finally:
         if loader is not None:
             loader.dispose()
-    return YamlDocument(data, source)
 
 
 def strings_with_pointers(value: Any, pointer: Pointer = ()) -> Iterator[tuple[Pointer, str]]:
