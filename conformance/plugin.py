@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from _pytest._code.code import ReprFileLocation, TerminalRepr
 
+from conformance import allure_writer
 from conformance.allure_meta import environment, ref_links, write_environment_and_categories
 from conformance.errors import HarnessError, Problem, ScenarioFileError, TargetDeviation, TargetUnreachable
 from conformance.fakedata import RunData, new_run_id
@@ -124,6 +125,7 @@ class Session:
 
 
 _SESSION = pytest.StashKey[Session]()
+_WRITER = pytest.StashKey["allure_writer.BackgroundFileLogger | None"]()
 
 
 def _session(config: pytest.Config) -> Session:
@@ -134,6 +136,7 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+@pytest.hookimpl(trylast=True)  # after allure-pytest's: its file logger is replaced below
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in (
         ("scim_scenario", "a SCIM conformance scenario item"),
@@ -173,15 +176,26 @@ def pytest_configure(config: pytest.Config) -> None:
         run_data=RunData(run_id, email_domain=target.email_domain if target else "example.com",
                          worker=worker.removeprefix("gw"), on_secret=redactor.add_secret),
     )
+    # A conformance run writes thousands of attachments: on a thread of their own, not the test's.
+    config.stash[_WRITER] = allure_writer.install(config) if target is not None else None
     # CI cancels jobs with SIGTERM: turn it into KeyboardInterrupt so cleanup still runs. Only
     # in a conformance run: this plugin is loaded into every pytest session of the environment.
     if target is not None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
 
 
+@pytest.hookimpl(tryfirst=True)  # before anything reads allure-results
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """environment.properties and categories.json beside the Allure results of a conformance run."""
+    """Every queued Allure attachment written; then environment.properties and categories.json
+    beside the Allure results of a conformance run."""
     config = session.config
+    writer = config.stash.get(_WRITER, None)
+    problem = writer.drain() if writer is not None else None
+    if problem:  # a report with holes must not look complete
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            terminal.write_line(f"scim-conformance: Allure results are incomplete: {problem}", red=True)
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
     state = config.stash.get(_SESSION, None)
     results = getattr(config.option, "allure_report_dir", None)
     if state is None or state.target is None or not results or hasattr(config, "workerinput"):
@@ -374,7 +388,7 @@ class ScenarioItem(pytest.Item):
             idp=session.idps()[self.idp_id],
             data=session.run_data,
             redactor=redactor,
-            reporter=AllureReporter(redactor),
+            reporter=AllureReporter(redactor, deferred=self.config.stash.get(_WRITER, None) is not None),
         )
         try:
             runner.run(self.scenario)

@@ -14,6 +14,8 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+import ahocorasick
+
 __all__ = ["MASK", "Redactor", "redactor"]
 
 MASK = "[REDACTED]"
@@ -41,7 +43,11 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
-        self._longest_first: tuple[str, ...] = ()  # sorted once per new secret, not per call
+        # Every generated password is a secret: a full run knows hundreds, a load run thousands.
+        # One Aho-Corasick pass finds all of them in a text, where a loop of `in` checks grows
+        # with their number (it was most of the cost of rendering an exchange).
+        self._automaton = ahocorasick.Automaton()
+        self._stale = False
         for secret in secrets:
             self.add_secret(secret)
 
@@ -51,14 +57,36 @@ class Redactor:
             with self._lock:
                 if value not in self._secrets:
                     self._secrets.add(value)
-                    self._longest_first = tuple(sorted(self._secrets, key=len, reverse=True))
+                    self._automaton.add_word(value, len(value))
+                    self._stale = True  # rebuilt when next needed: adds come in bursts
 
     def text(self, text: str) -> str:
         """`text` with every known secret value and every `Bearer <credential>` masked."""
-        for secret in self._longest_first:
-            if secret in text:
-                text = text.replace(secret, MASK)
+        if self._secrets:
+            text = self._mask_secrets(text)
         return _AUTH_VALUE.sub(lambda m: f"{m.group(1)} {MASK}", text)
+
+    def _mask_secrets(self, text: str) -> str:
+        with self._lock:  # the writer thread renders while the test thread may add a secret
+            if self._stale:
+                self._automaton.make_automaton()  # linear in the secrets' total length, in C
+                self._stale = False
+            found = [(end + 1 - length, end + 1) for end, length in self._automaton.iter(text)]
+        if not found:
+            return text
+        # Overlapping or adjacent occurrences become one mask: nothing of either shows.
+        found.sort()
+        pieces: list[str] = []
+        kept_until = 0
+        start, stop = found[0]
+        for next_start, next_stop in found[1:]:
+            if next_start <= stop:
+                stop = max(stop, next_stop)
+                continue
+            pieces += [text[kept_until:start], MASK]
+            kept_until, start, stop = stop, next_start, next_stop
+        pieces += [text[kept_until:start], MASK, text[stop:]]
+        return "".join(pieces)
 
     def header(self, name: str, value: str) -> str:
         if name.lower() in SENSITIVE_HEADERS:

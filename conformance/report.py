@@ -2,7 +2,9 @@
 
 `AllureReporter` implements the runner's `Reporter`. `allure.step` and `allure.attach` are
 no-ops when no Allure listener is active, so the runner works the same without `--alluredir`.
-Everything attached has been through the redactor: allure-results is written to disk.
+Everything attached has been through the redactor: allure-results is written to disk. With a
+`BackgroundFileLogger` in place (the pytest plugin installs it), the text of an exchange is
+rendered on the writer's thread, while the run goes on.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from urllib.parse import urlsplit
 
 import allure
 
+from conformance.allure_writer import Deferred
 from conformance.exchange import Exchange
 from conformance.redact import Redactor
-from conformance.reproduce import format_received, format_sent
+from conformance.reproduce import format_exchange
 
 __all__ = ["AllureReporter", "json_diff"]
 
@@ -25,24 +28,25 @@ __all__ = ["AllureReporter", "json_diff"]
 class AllureReporter:
     """Records steps, exchanges and failures into the current Allure test."""
 
-    def __init__(self, redactor: Redactor) -> None:
+    def __init__(self, redactor: Redactor, *, deferred: bool = False) -> None:
         self.redactor = redactor
+        self.deferred = deferred  # render attachment texts on the writer's thread
 
     def step(self, title: str) -> contextlib.AbstractContextManager[Any]:
         return allure.step(self.redactor.text(title))
 
-    def exchange(self, exchange: Exchange, curl: str) -> None:
-        sent = exchange.sent
-        allure.attach(format_sent(sent, self.redactor), name=f"request: {sent.method} {_path(sent.url)}",
-                      attachment_type=allure.attachment_type.TEXT)
-        if exchange.received is not None:
-            allure.attach(format_received(exchange.received, self.redactor),
-                          name=f"response: {exchange.received.status}",
-                          attachment_type=allure.attachment_type.TEXT)
+    def exchange(self, exchange: Exchange, token_env: str) -> None:
+        """One attachment per exchange, named `GET /Users?... -> 200`: request, response, curl.
+
+        One file rather than three: a run writes one per request, and creating files is most
+        of what reporting costs."""
+        sent, received, redactor = exchange.sent, exchange.received, self.redactor
+        name = f"{sent.method} {redactor.text(_path(sent.url))} -> {received.status if received else 'no response'}"
+        if self.deferred:
+            body: Any = Deferred(lambda: format_exchange(exchange, redactor, token_env))
         else:
-            allure.attach(self.redactor.text(exchange.error or "no response"), name="response: none",
-                          attachment_type=allure.attachment_type.TEXT)
-        allure.attach(curl, name="curl", attachment_type=allure.attachment_type.TEXT)
+            body = format_exchange(exchange, redactor, token_env)
+        allure.attach(body, name=name, attachment_type=allure.attachment_type.TEXT)
 
     def failure(self, title: str, report: str, expected: Any, actual: Any) -> None:
         allure.attach(report, name="failure", attachment_type=allure.attachment_type.TEXT)

@@ -9,7 +9,7 @@ from conformance.exchange import Exchange, Received, Sent
 from conformance.redact import Redactor
 from conformance.transport import INVALID_TOKEN
 
-__all__ = ["curl_line", "format_received", "format_sent"]
+__all__ = ["curl_line", "format_exchange", "format_received", "format_sent"]
 
 MAX_BODY_CHARS = 4000
 
@@ -35,6 +35,14 @@ def format_sent(sent: Sent, redactor: Redactor) -> str:
 def format_received(received: Received, redactor: Redactor) -> str:
     first = f"HTTP {received.status} {received.reason} ({received.elapsed_ms:.0f} ms)"
     return _format(first, received.headers, received.text, redactor)
+
+
+def format_exchange(exchange: Exchange, redactor: Redactor, token_env: str = "SCIM_TOKEN") -> str:
+    """The request, the response (or why there is none) and the curl line, in one text."""
+    answer = (format_received(exchange.received, redactor) if exchange.received is not None
+              else f"(no response: {redactor.text(exchange.error or 'unknown error')})")
+    return "\n\n".join([format_sent(exchange.sent, redactor), answer,
+                         "Reproduce with:\n" + curl_line(exchange, redactor, token_env)])
 
 
 def curl_line(exchange: Exchange, redactor: Redactor, token_env: str = "SCIM_TOKEN") -> str:

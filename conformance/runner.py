@@ -34,7 +34,7 @@ class Reporter(Protocol):
     """Receives what happens during a run (Allure implements it; tests may record it)."""
 
     def step(self, title: str) -> contextlib.AbstractContextManager[Any]: ...
-    def exchange(self, exchange: Exchange, curl: str) -> None: ...
+    def exchange(self, exchange: Exchange, token_env: str) -> None: ...
     def failure(self, title: str, report: str, expected: Any, actual: Any) -> None: ...
 
 
@@ -42,7 +42,7 @@ class NullReporter:
     def step(self, title: str) -> contextlib.AbstractContextManager[Any]:
         return contextlib.nullcontext()
 
-    def exchange(self, exchange: Exchange, curl: str) -> None:
+    def exchange(self, exchange: Exchange, token_env: str) -> None:
         return None
 
     def failure(self, title: str, report: str, expected: Any, actual: Any) -> None:
@@ -339,7 +339,7 @@ class Runner:
         return exchange
 
     def _report_exchange(self, exchange: Exchange) -> None:
-        self.reporter.exchange(exchange, curl_line(exchange, self.redactor, self.target.token_env))
+        self.reporter.exchange(exchange, self.target.token_env)
 
     def _read_answer(
         self, scenario: Scenario, step: Step, number: int, exchange: Exchange,

@@ -141,8 +141,14 @@ def test_each_failure_carries_request_response_diff_and_curl(report: Path):
         return names
 
     names = attachments(failed["steps"])
-    assert {"failure", "expected vs actual", "diff (expected -> actual)", "curl"} <= set(names)
-    assert any(n.startswith("request: GET /v2/Users/") for n in names)
+    assert {"failure", "expected vs actual", "diff (expected -> actual)"} <= set(names)
+    assert any(re.fullmatch(r"GET /v2/Users/\w+ -> 200", n) for n in names), names
+    exchange = next(a for step in failed["steps"] for a in step.get("attachments", [])
+                    if a["name"].startswith("PATCH /v2/Users/"))
+    text = (report / "allure-results" / exchange["source"]).read_text(encoding="utf-8")
+    assert text.startswith("PATCH http://127.0.0.1:") and "\nHTTP 2" in text
+    assert '"active": false' in text  # the request body
+    assert "\nReproduce with:\ncurl -sS -i -X PATCH " in text and "$SCIM_TOKEN" in text
     diff = next(a for step in failed["steps"] for a in step.get("attachments", [])
                 if a["name"] == "diff (expected -> actual)")
     text = (report / "allure-results" / diff["source"]).read_text(encoding="utf-8")
@@ -178,7 +184,7 @@ def test_the_html_report_shows_scenarios_and_a_failures_attachments_offline(
     assert "okta-deactivate-reactivate[okta]" in detail
     assert "$.active: expected false, got true" in detail
     assert "Category: target deviates from what Okta needs" in detail
-    assert "request: PATCH /v2/Users/" in detail and "curl" in detail
+    assert re.search(r"PATCH /v2/Users/\w+ -> 2\d\d", detail), detail[:3000]
     shot = tmp_path / "failure.png"
     _chromium(chromium, result_url, tmp_path / "p3", f"--screenshot={shot}", "--window-size=1400,1000")
     assert shot.is_file() and shot.stat().st_size > 20_000, "the screenshot is missing or blank"
