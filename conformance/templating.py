@@ -15,6 +15,7 @@ a longer string is formatted as JSON scalars are (true/false/null) and joined as
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -170,8 +171,11 @@ def _dotted(node: Expr, text: str) -> str:
 _PLACEHOLDER = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 
 
-def parse_template(text: str) -> list[str | Expr]:
-    """Split a string into literal parts and parsed expressions."""
+@functools.lru_cache(maxsize=4096)  # a run renders the same few thousand strings again and again
+def parse_template(text: str) -> tuple[str | Expr, ...]:
+    """Split a string into literal parts and parsed expressions (shared: do not change them)."""
+    if "${" not in text:
+        return (text,) if text else ()
     parts: list[str | Expr] = []
     pos = 0
     for match in _PLACEHOLDER.finditer(text):
@@ -184,7 +188,7 @@ def parse_template(text: str) -> list[str | Expr]:
     if "${" in text[pos:]:
         raise TemplateError(f"unclosed '${{' in {text!r}")
     parts.append(text[pos:])
-    return [p for p in parts if p != ""]
+    return tuple(p for p in parts if p != "")
 
 
 # --- static checks -------------------------------------------------------------------------

@@ -182,7 +182,7 @@ class Transport:
                 request = self._client.build_request(method, url, headers=merged, content=content)
                 for name in removed:
                     request.headers.pop(name, None)
-                with contextlib.closing(self._client.send(request, stream=True)) as response:
+                with contextlib.closing(self._exchange(request)) as response:
                     budget = MAX_TOTAL_RETRY_WAIT_S - waited
                     if response.status_code == 429 and attempt < retries and budget > 0:
                         wait = min(_retry_after(response.headers.get("retry-after"), attempt), budget)
@@ -220,6 +220,23 @@ class Transport:
             )
             return self._log(Exchange(sent, received))
         raise AssertionError("unreachable")
+
+    def _exchange(self, request: httpx.Request) -> httpx.Response:
+        """The answer to `request`, streamed, from the connection pool for its URL (proxies included).
+
+        Straight to the pool, past what `Client.send` adds around it: no auth flow, no redirect
+        handling (never followed), and no cookie jar. An IdP sends its configured credentials and
+        nothing else: a cookie set by the server must not stand in for the token on a later
+        request. (The cookie jar was also a tenth of the harness's own time per request.)
+        """
+        pool_for = getattr(self._client, "_transport_for_url", None)
+        if pool_for is None:  # an httpx without it: the plain way, cookies dropped afterwards
+            response = self._client.send(request, stream=True)
+            self._client.cookies.clear()
+            return response
+        response = pool_for(request.url).handle_request(request)
+        response.request = request
+        return response
 
     def _log(self, exchange: Exchange) -> Exchange:
         self.exchanges.append(exchange)
