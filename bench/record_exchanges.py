@@ -36,13 +36,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     target = os.environ.get("BENCH_RECORD")
     if not target or hasattr(session.config, "workerinput"):
         return
-    from conformance.plugin import _SESSION
+    from conformance.plugin import session_exchanges
 
-    state = session.config.stash.get(_SESSION, None)
-    transport = getattr(state, "_transport", None)
     token = os.environ.get("SCIM_TOKEN") or ""
     records = []
-    for exchange in transport.exchanges if transport is not None else []:
+    for exchange in session_exchanges(session.config):
         sent, received = exchange.sent, exchange.received
         headers = [[k, v.replace(token, TOKEN_MARKER) if token and k.lower() == "authorization" else v]
                    for k, v in sent.headers]

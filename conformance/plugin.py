@@ -133,6 +133,13 @@ def _session(config: pytest.Config) -> Session:
     return config.stash[_SESSION]
 
 
+def session_exchanges(config: pytest.Config) -> list[Any]:
+    """Every exchange this session sent to the target, in order (for tools such as bench/)."""
+    state = config.stash.get(_SESSION, None)
+    transport = state._transport if state is not None else None
+    return list(transport.exchanges) if transport is not None else []
+
+
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 

@@ -124,6 +124,10 @@ class Redactor:
             parsed = json.loads(text)
         except ValueError:
             return self.text(text)
+        return self.json(parsed)
+
+    def json(self, parsed: Any) -> str:
+        """Parsed JSON for display: pretty-printed, sensitive keys masked, secret values removed."""
         return json.dumps(self.data(parsed), indent=2, ensure_ascii=False)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 
-from conformance.exchange import Exchange, Received, Sent
+from conformance.exchange import NOT_JSON, Exchange, Received, Sent
 from conformance.redact import Redactor
 from conformance.transport import INVALID_TOKEN
 
@@ -21,10 +21,12 @@ def _clip(text: str) -> str:
 
 
 def _format(first_line: str, headers: tuple[tuple[str, str], ...], body: bytes | str | None,
-            redactor: Redactor) -> str:
+            redactor: Redactor, parsed: object = NOT_JSON) -> str:
     lines = [first_line, *(f"{name}: {value}" for name, value in redactor.headers(headers))]
     if body:
-        lines += ["", _clip(redactor.body(body))]
+        # An answer's JSON was parsed once already, when it arrived: not again for display.
+        shown = redactor.body(body) if parsed is NOT_JSON else redactor.json(parsed)
+        lines += ["", _clip(shown)]
     return "\n".join(lines)
 
 
@@ -34,7 +36,7 @@ def format_sent(sent: Sent, redactor: Redactor) -> str:
 
 def format_received(received: Received, redactor: Redactor) -> str:
     first = f"HTTP {received.status} {received.reason} ({received.elapsed_ms:.0f} ms)"
-    return _format(first, received.headers, received.text, redactor)
+    return _format(first, received.headers, received.text, redactor, received.json)
 
 
 def format_exchange(exchange: Exchange, redactor: Redactor, token_env: str = "SCIM_TOKEN") -> str:

@@ -1,0 +1,77 @@
+"""The attachment writer: every attachment lands in allure-results, and a file that cannot be
+written is reported, never silently dropped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conformance.allure_writer import BackgroundFileLogger, Deferred
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _attach(logger: BackgroundFileLogger, body: object, name: str) -> None:
+    logger.report_attached_data(body=body, file_name=name)
+
+
+def test_every_attachment_is_written_with_its_body_before_drain_returns(tmp_path: Path):
+    logger = BackgroundFileLogger(tmp_path)
+    bodies = {f"{i}-attachment.txt": f"GET /Users/{i} -> 200\n{'x' * (i * 37)}" for i in range(300)}
+    for name, body in bodies.items():
+        _attach(logger, Deferred(lambda body=body: body), name)
+    _attach(logger, b"\x00binary", "bytes-attachment.bin")
+    assert logger.drain() is None
+    for name, body in bodies.items():
+        assert (tmp_path / name).read_text(encoding="utf-8") == body
+    assert (tmp_path / "bytes-attachment.bin").read_bytes() == b"\x00binary"
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_body_is_rendered_only_when_it_is_written(tmp_path: Path):
+    rendered: list[str] = []
+    body = Deferred(lambda: rendered.append("once") or "text")
+    assert rendered == []
+    logger = BackgroundFileLogger(tmp_path)
+    _attach(logger, body, "a-attachment.txt")
+    logger.drain()
+    assert rendered == ["once"]
+
+
+def test_files_the_writer_could_not_write_are_counted_and_named(tmp_path: Path):
+    logger = BackgroundFileLogger(tmp_path / "gone")
+    shutil.rmtree(tmp_path / "gone")  # e.g. a clean-up job removed it during the run
+    _attach(logger, "lost", "second-attachment.txt")
+    _attach(logger, "lost too", "third-attachment.txt")
+    problem = logger.drain()
+    assert problem is not None
+    assert problem.startswith("2 Allure attachment file(s) could not be written; the first: second-attachment.txt")
+
+
+def test_a_rendering_error_is_counted_and_the_run_goes_on(tmp_path: Path):
+    logger = BackgroundFileLogger(tmp_path)
+    _attach(logger, Deferred(lambda: 1 / 0), "broken-attachment.txt")
+    _attach(logger, "fine", "fine-attachment.txt")
+    problem = logger.drain()
+    assert problem is not None and "broken-attachment.txt: ZeroDivisionError" in problem
+    assert (tmp_path / "fine-attachment.txt").read_text(encoding="utf-8") == "fine"
+
+
+def test_when_the_writer_process_is_gone_attachments_are_written_in_process(tmp_path: Path):
+    logger = BackgroundFileLogger(tmp_path)
+    child = logger._child
+    assert child is not None
+    child.kill()
+    child.wait(timeout=10)
+    for i in range(50):  # enough to get past the pipe's buffer and see the broken pipe
+        _attach(logger, "x" * 100_000, f"{i}-attachment.txt")
+    problem = logger.drain()
+    # What went into the pipe before the writer died is lost with it: the report says so. From
+    # the broken pipe on, every file is written here.
+    assert problem is not None and "the writer process ended with -9" in problem
+    written = {p.name for p in tmp_path.glob("*-attachment.txt")}
+    assert "49-attachment.txt" in written
+    assert os.path.getsize(tmp_path / "49-attachment.txt") == 100_000
