@@ -6,10 +6,11 @@ file costs from 0.04 to 0.9 ms on the same disk from one minute to the next: tha
 largest part of the harness's own time (docs/performance.md). A writer thread did not help: it
 shares the interpreter lock with the test's thread, and each of its system calls hands the lock
 back and forth. `BackgroundFileLogger` takes the place of allure-pytest's `AllureFileLogger` for
-the session: the test's thread renders an attachment (a `Deferred` body is rendered only here,
-so nothing is rendered when no Allure results are written) and passes it through a pipe to a
-small child process that only writes files. Test results and containers are still written at
-once, by the inherited methods.
+the session and passes attachments through a pipe to a child process
+(`conformance.exchange_writer`), which writes the files; an `ExchangeBody` (the exchange itself)
+is rendered there too, with the redactor's secrets sent ahead of it. Any other `Deferred` body is
+rendered here, and only when written (nothing is rendered when no Allure results are written).
+Test results and containers are still written at once, by the inherited methods.
 
 Nothing is lost: the pipe is bounded (the test's thread waits when the writer falls behind),
 `drain()` waits until the child has written every file and reports the files it could not
@@ -19,7 +20,7 @@ write, and if the child is gone the files are written in this process instead.
 from __future__ import annotations
 
 import contextlib
-import struct
+import pickle
 import subprocess
 import sys
 from collections.abc import Callable
@@ -30,31 +31,18 @@ import allure_commons
 import pytest
 from allure_commons.logger import AllureFileLogger
 
-__all__ = ["BackgroundFileLogger", "Deferred", "install"]
+from conformance.exchange import Exchange
+from conformance.exchange_writer import FRAME, exchange_fields
+from conformance.redact import Redactor
+from conformance.reproduce import format_exchange
 
-_FRAME = struct.Struct("<II")  # length of the file name, length of the body
-# The writer: reads frames from stdin until it ends, writes each body straight to its final name
-# (nothing reads allure-results before the session ends, and drain() waits for the writer), then
-# prints how many files failed and the first error. Builtin modules only: started with -I -S.
-_WRITER = r"""
-import os, struct, sys
-folder, read, frame = sys.argv[1], sys.stdin.buffer.read, struct.Struct("<II")
-failed, first = 0, ""
-while True:
-    head = read(frame.size)
-    if len(head) < frame.size:
-        break
-    name_size, body_size = frame.unpack(head)
-    name, body = read(name_size).decode("utf-8"), read(body_size)
-    try:
-        with open(os.path.join(folder, name), "wb") as out:
-            out.write(body)
-    except OSError as exc:
-        failed += 1
-        first = first or f"{name}: {exc}"
-print(f"{failed}\t{first}")
-"""
+__all__ = ["BackgroundFileLogger", "Deferred", "ExchangeBody", "install"]
+
 _PIPE_BYTES = 1 << 20  # up to a few hundred attachments in flight
+# The package's folder on the child's path first: the child imports the same code as this process
+# whether it is installed, installed in editable mode, or run from a source tree.
+_CHILD = ("import sys; sys.path.insert(0, sys.argv[2]); from conformance.exchange_writer import main; "
+          "sys.exit(main(sys.argv[1]))")
 
 
 class Deferred:
@@ -66,6 +54,16 @@ class Deferred:
         self.render = render
 
 
+class ExchangeBody(Deferred):
+    """The text of one exchange, rendered by the writer process (or here, if it is gone)."""
+
+    __slots__ = ("exchange", "redactor", "token_env")
+
+    def __init__(self, exchange: Exchange, redactor: Redactor, token_env: str) -> None:
+        super().__init__(lambda: format_exchange(exchange, redactor, token_env))
+        self.exchange, self.redactor, self.token_env = exchange, redactor, token_env
+
+
 class BackgroundFileLogger(AllureFileLogger):
     """`AllureFileLogger` whose attachment files are written by a child process."""
 
@@ -73,9 +71,11 @@ class BackgroundFileLogger(AllureFileLogger):
         super().__init__(report_dir, clean=False)  # allure-pytest has already cleaned it if asked
         self.failed = 0
         self.first_error: str | None = None
+        package_parent = str(Path(__file__).resolve().parent.parent)
         self._child: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _WRITER, str(self._report_dir)],
+            [sys.executable, "-c", _CHILD, str(self._report_dir), package_parent],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1 << 16)
+        self._secrets_sent: dict[int, int] = {}  # redactor id -> how many of its secrets went ahead
         with contextlib.suppress(ImportError, OSError, AttributeError):  # Linux only; the default is 64 kB
             import fcntl
 
@@ -83,27 +83,42 @@ class BackgroundFileLogger(AllureFileLogger):
 
     @allure_commons.hookimpl
     def report_attached_data(self, body: Any, file_name: str) -> None:
+        if isinstance(body, ExchangeBody) and self._child is not None:
+            # The secrets the redactor learnt since the last exchange go first, then the exchange.
+            sent = self._secrets_sent.get(id(body.redactor), 0)
+            fresh = body.redactor.secrets_since(sent)
+            self._secrets_sent[id(body.redactor)] = sent + len(fresh)
+            frames = [_frame(b"S", "", secret.encode("utf-8")) for secret in fresh]
+            fields = pickle.dumps(exchange_fields(body.exchange, body.token_env), pickle.HIGHEST_PROTOCOL)
+            if self._send(b"".join([*frames, _frame(b"X", file_name, fields)])):
+                return
         try:
             text = body.render() if isinstance(body, Deferred) else body
             data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
         except Exception as exc:  # a rendering bug must not lose the test's result: count it
             self._count(file_name, exc)
             return
-        if self._child is not None:
-            name = file_name.encode("utf-8")
-            try:
-                self._child.stdin.write(_FRAME.pack(len(name), len(data)) + name + data)  # type: ignore[union-attr]
-                return
-            except OSError:  # the writer is gone: say so, and write here from now on
-                child, self._child = self._child, None
-                child.kill()
-                child.wait(timeout=10)
-                self._count("(writer process)", RuntimeError(
-                    f"the writer process ended with {child.returncode}; attachments sent to it may be missing"))
+        if self._send(_frame(b"F", file_name, data)):
+            return
         try:
             (self._report_dir / file_name).write_bytes(data)
         except OSError as exc:
             self._count(file_name, exc)
+
+    def _send(self, frames: bytes) -> bool:
+        """True when the writer process took `frames`; False when there is none (any more)."""
+        if self._child is None:
+            return False
+        try:
+            self._child.stdin.write(frames)  # type: ignore[union-attr]
+            return True
+        except OSError:  # the writer is gone: say so, and write here from now on
+            child, self._child = self._child, None
+            child.kill()
+            child.wait(timeout=10)
+            self._count("(writer process)", RuntimeError(
+                f"the writer process ended with {child.returncode}; attachments sent to it may be missing"))
+            return False
 
     def _count(self, file_name: str, exc: BaseException) -> None:
         self.failed += 1
@@ -116,7 +131,8 @@ class BackgroundFileLogger(AllureFileLogger):
         if child is not None:
             try:
                 output, _ = child.communicate(timeout=120)
-                failed, _, first = output.decode("utf-8", "replace").strip().partition("\t")
+                last = (output.decode("utf-8", "replace").strip().splitlines() or [""])[-1]
+                failed, _, first = last.partition("\t")
                 if child.returncode != 0 or not failed.isdigit():
                     raise RuntimeError(f"the writer process ended with {child.returncode}: {output[-500:]!r}")
                 self.failed += int(failed)
@@ -130,6 +146,11 @@ class BackgroundFileLogger(AllureFileLogger):
 
     def stop(self) -> None:
         self.drain()
+
+
+def _frame(kind: bytes, name: str, body: bytes) -> bytes:
+    encoded = name.encode("utf-8")
+    return FRAME.pack(kind, len(encoded), len(body)) + encoded + body
 
 
 def install(config: pytest.Config) -> BackgroundFileLogger | None:

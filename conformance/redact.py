@@ -43,6 +43,7 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
+        self._ordered: list[str] = []  # in the order they came, for secrets_since()
         # Every generated password is a secret: a full run knows hundreds, a load run thousands.
         # One Aho-Corasick pass finds all of them in a text, where a loop of `in` checks grows
         # with their number (it was most of the cost of rendering an exchange).
@@ -57,8 +58,14 @@ class Redactor:
             with self._lock:
                 if value not in self._secrets:
                     self._secrets.add(value)
+                    self._ordered.append(value)
                     self._automaton.add_word(value, len(value))
                     self._stale = True  # rebuilt when next needed: adds come in bursts
+
+    def secrets_since(self, count: int) -> list[str]:
+        """The secrets learnt after the first `count` (to pass them on to a writer process)."""
+        with self._lock:
+            return self._ordered[count:]
 
     def text(self, text: str) -> str:
         """`text` with every known secret value and every `Bearer <credential>` masked."""

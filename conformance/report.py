@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import allure
 
-from conformance.allure_writer import Deferred
+from conformance.allure_writer import ExchangeBody
 from conformance.exchange import Exchange
 from conformance.redact import Redactor
 from conformance.reproduce import format_exchange
@@ -43,7 +43,7 @@ class AllureReporter:
         sent, received, redactor = exchange.sent, exchange.received, self.redactor
         name = f"{sent.method} {redactor.text(_path(sent.url))} -> {received.status if received else 'no response'}"
         if self.deferred:
-            body: Any = Deferred(lambda: format_exchange(exchange, redactor, token_env))
+            body: Any = ExchangeBody(exchange, redactor, token_env)
         else:
             body = format_exchange(exchange, redactor, token_env)
         allure.attach(body, name=name, attachment_type=allure.attachment_type.TEXT)
