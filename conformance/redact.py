@@ -37,6 +37,9 @@ _AUTH_VALUE = re.compile(
 )
 
 
+_PENDING_LIMIT = 32
+
+
 class Redactor:
     """Knows the secret values of this process and removes them from anything."""
 
@@ -48,7 +51,9 @@ class Redactor:
         # One Aho-Corasick pass finds all of them in a text, where a loop of `in` checks grows
         # with their number (it was most of the cost of rendering an exchange).
         self._automaton = ahocorasick.Automaton()
-        self._stale = False
+        # Secrets not yet in the automaton, looked for one by one: a run learns a password per
+        # user it creates, and rebuilding the automaton for each one cost more than the search.
+        self._pending: list[str] = []
         for secret in secrets:
             self.add_secret(secret)
 
@@ -59,8 +64,12 @@ class Redactor:
                 if value not in self._secrets:
                     self._secrets.add(value)
                     self._ordered.append(value)
-                    self._automaton.add_word(value, len(value))
-                    self._stale = True  # rebuilt when next needed: adds come in bursts
+                    self._pending.append(value)
+                    if len(self._pending) >= _PENDING_LIMIT:
+                        for pending in self._pending:
+                            self._automaton.add_word(pending, len(pending))
+                        self._automaton.make_automaton()  # linear in the secrets' total length, in C
+                        self._pending.clear()
 
     def secrets_since(self, count: int) -> list[str]:
         """The secrets learnt after the first `count` (to pass them on to a writer process)."""
@@ -75,10 +84,13 @@ class Redactor:
 
     def _mask_secrets(self, text: str) -> str:
         with self._lock:  # the writer thread renders while the test thread may add a secret
-            if self._stale:
-                self._automaton.make_automaton()  # linear in the secrets' total length, in C
-                self._stale = False
-            found = [(end + 1 - length, end + 1) for end, length in self._automaton.iter(text)]
+            found = ([(end + 1 - length, end + 1) for end, length in self._automaton.iter(text)]
+                     if self._automaton.kind == ahocorasick.AHOCORASICK else [])
+            for secret in self._pending:
+                at = text.find(secret)
+                while at >= 0:
+                    found.append((at, at + len(secret)))
+                    at = text.find(secret, at + 1)
         if not found:
             return text
         # Overlapping or adjacent occurrences become one mask: nothing of either shows.

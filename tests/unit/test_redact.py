@@ -238,3 +238,15 @@ def test_credentials_that_look_like_words_are_still_masked_after_a_scheme(creden
 def test_a_lowercase_token_before_a_path_is_prose():
     text = "without a token /Users answers 401"
     assert Redactor().text(text) == text
+
+
+def test_hundreds_of_secrets_are_all_found_those_just_learnt_and_the_older_ones():
+    redactor = Redactor()
+    secrets = [f"Pw{i:04d}!generated" for i in range(250)]  # more than one batch of pending secrets
+    for secret in secrets:
+        redactor.add_secret(secret)
+    text = " | ".join([*secrets[::3], secrets[-1] + secrets[0], f"x{secrets[100]}y"])
+    masked = redactor.text(text)
+    assert "generated" not in masked and "Pw0" not in masked
+    assert masked.count(MASK) == len(secrets[::3]) + 2  # two touching secrets become one mask
+    assert masked.endswith(f"x{MASK}y")
