@@ -4,7 +4,7 @@
 
 Everything below runs in one go, bounded in time, against servers on 127.0.0.1:
 
-1. Rounds (3 by default), each against a fresh embedded server (scim2-server): the full suite
+1. Rounds (5 by default), each against a fresh embedded server (scim2-server): the full suite
    runs with the harness, as a user runs it (`scim-conformance run`, Allure results and JUnit
    XML included); every request it sent is recorded (bench/record_exchanges.py).
 2. In the same round, bench/replay.py sends the same requests in the same order with one bare
@@ -184,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--skip-tester", action="store_true", help="do not run scim2-tester")
     parser.add_argument("--load-users", type=int, default=2000, help="users of the load against the server")
-    parser.add_argument("--rounds", type=int, default=3, choices=range(1, 10), metavar="N",
-                        help="rounds of harness and floor; the median ratio counts (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, choices=range(1, 10), metavar="N",
+                        help="rounds of harness and floor; the median ratio counts (default 5)")
     parser.add_argument("--tester-only", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.tester_only:
