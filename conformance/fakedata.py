@@ -91,6 +91,7 @@ class RunData:
             "locale": "en-US",
             "department": self._faker.bs().split()[-1].title(),
             "employeeNumber": str(self._faker.random_number(digits=6, fix_len=True)),
+            "title": self._faker.job()[:60],  # OneLogin's create template sends it
         }
 
     def group(self) -> dict[str, Any]:
