@@ -7,6 +7,7 @@ as the runner's one-screen report, never as a Python traceback.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import secrets
@@ -291,8 +292,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def _is_shipped(path: Path) -> bool:
     """Is this one of the scenarios that ship with scim-conformance (not a team's own)?"""
-    shipped = shipped_dir("scenarios")
-    return shipped is not None and Path(path).resolve().is_relative_to(shipped.resolve())
+    shipped = _shipped_scenarios()
+    return shipped is not None and Path(path).resolve().is_relative_to(shipped)
+
+
+@functools.cache
+def _shipped_scenarios() -> Path | None:
+    shipped = shipped_dir("scenarios")  # looked up once: it is asked for every scenario item
+    return shipped.resolve() if shipped is not None else None
 
 
 def _marker_name(text: str) -> str:
