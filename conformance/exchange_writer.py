@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import struct
 import sys
 from typing import Any
@@ -50,6 +51,11 @@ def _exchange(fields: tuple[Any, ...]) -> tuple[Exchange, str]:
 
 
 def main(folder: str) -> int:
+    # Ctrl-C and a CI's SIGTERM reach the whole process group: the run then cleans up and ends,
+    # and this process must write what it was sent first. It ends when its input does.
+    for name in ("SIGINT", "SIGTERM"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     redactor = Redactor()
     read = sys.stdin.buffer.read
     failed, first = 0, ""

@@ -214,7 +214,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if problem:  # a report with holes must not look complete
         terminal = config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None:
-            terminal.write_line(f"scim-conformance: Allure results are incomplete: {problem}", red=True)
+            terminal.write_line(redactor.text(f"scim-conformance: Allure results are incomplete: {problem}"),
+                                red=True)
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
     state = config.stash.get(_SESSION, None)
     results = getattr(config.option, "allure_report_dir", None)

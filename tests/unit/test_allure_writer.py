@@ -75,3 +75,23 @@ def test_when_the_writer_process_is_gone_attachments_are_written_in_process(tmp_
     written = {p.name for p in tmp_path.glob("*-attachment.txt")}
     assert "49-attachment.txt" in written
     assert os.path.getsize(tmp_path / "49-attachment.txt") == 100_000
+
+
+def test_ctrl_c_to_the_process_group_does_not_stop_the_writer(tmp_path: Path):
+    import signal
+    import time
+
+    logger = BackgroundFileLogger(tmp_path)
+    child = logger._child
+    assert child is not None
+    _attach(logger, "before", "before-attachment.txt")
+    child.stdin.flush()  # type: ignore[union-attr]
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "before-attachment.txt").exists():  # past its start-up, signals set
+        assert time.monotonic() < deadline, "the writer wrote nothing in 30 s"
+        time.sleep(0.02)
+    child.send_signal(signal.SIGINT)
+    child.send_signal(signal.SIGTERM)
+    _attach(logger, "after", "after-attachment.txt")
+    assert logger.drain() is None
+    assert (tmp_path / "after-attachment.txt").read_text(encoding="utf-8") == "after"
