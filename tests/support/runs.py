@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -83,3 +84,21 @@ def known_failures(items: dict[str, list[str]]) -> dict[str, str]:
     profile = load_target_profile(REPO / "profiles" / "targets" / "embedded.yaml")
     return {f"{scenario_id}[{idp}]": reason for scenario_id, idps in items.items() for idp in idps
             if (reason := profile.known_failure(scenario_id, idp))}
+
+
+def assert_passed_or_known(result: RunResult, items: dict[str, list[str]], known: dict[str, str]) -> None:
+    """A `-rfExs` run of `items` went as the embedded profile says: every item passed, except
+    the `known` deviations, each reported xfail with the profile's reason; nothing failed."""
+    total = sum(len(idps) for idps in items.values())
+    assert result.code == 0, result.output[-4000:]
+    assert " failed" not in result.output and " error" not in result.output, result.output[-4000:]
+    assert f"{total - len(known)} passed, {len(known)} xfailed" in result.output, result.output[-2000:]
+    for item, reason in known.items():
+        # -rx lists each xfail with the profile's reason: the run says how the server deviates.
+        line = re.search(rf"^XFAIL \S+::{re.escape(item)} - (.*)$", result.output, re.MULTILINE)
+        assert line, f"{item} is not reported as xfail\n{result.output[-3000:]}"
+        assert line.group(1) == f"known deviation of target 'embedded': {reason}"
+    for scenario_id, idps in items.items():
+        for idp in idps:
+            if f"{scenario_id}[{idp}]" not in known:
+                assert f"::{scenario_id}[{idp}] PASSED" in result.output, f"{scenario_id}[{idp}] did not pass"
