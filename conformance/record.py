@@ -357,15 +357,12 @@ class _Handler(BaseHTTPRequestHandler):
                     while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
                         pass  # trailers are hop-by-hop: not forwarded
                     return
-                remaining = size
-                while remaining:
-                    chunk = self.rfile.read(min(_CHUNK, remaining))
-                    if not chunk:
-                        raise _ClientBodyError
-                    remaining -= len(chunk)
-                    yield chunk
+                yield from self._read_exactly(size)
                 self.rfile.readline(3)  # the CRLF after each chunk
-        remaining = int(length) if length and length.strip().isdigit() else 0
+        yield from self._read_exactly(int(length) if length and length.strip().isdigit() else 0)
+
+    def _read_exactly(self, remaining: int) -> Iterator[bytes]:
+        """`remaining` bytes of the request body, in pieces; a body that ends early is an error."""
         while remaining:
             chunk = self.rfile.read(min(_CHUNK, remaining))
             if not chunk:
