@@ -144,9 +144,6 @@ class BackgroundFileLogger(AllureFileLogger):
             return None
         return f"{self.failed} Allure attachment file(s) could not be written; the first: {self.first_error}"
 
-    def stop(self) -> None:
-        self.drain()
-
 
 def _frame(kind: bytes, name: str, body: bytes) -> bytes:
     encoded = name.encode("utf-8")
@@ -171,8 +168,7 @@ def install(config: pytest.Config) -> BackgroundFileLogger | None:
     def restore() -> None:
         # Runs before allure-pytest's own clean-up (clean-ups run last-in first-out), which
         # unregisters the logger it registered: give it back.
-        background.drain()
-        background.stop()
+        background.drain()  # also when the session did not get to its end
         manager.unregister(background)
         manager.register(original, name=name)
 

@@ -185,7 +185,8 @@ def pytest_configure(config: pytest.Config) -> None:
         run_data=RunData(run_id, email_domain=target.email_domain if target else "example.com",
                          worker=worker.removeprefix("gw"), on_secret=redactor.add_secret),
     )
-    # A conformance run writes thousands of attachments: on a thread of their own, not the test's.
+    # A conformance run writes an attachment per exchange: a child process writes them, not the
+    # test's thread.
     config.stash[_WRITER] = allure_writer.install(config) if target is not None else None
     # CI cancels jobs with SIGTERM: turn it into KeyboardInterrupt so cleanup still runs. Only
     # in a conformance run: this plugin is loaded into every pytest session of the environment.

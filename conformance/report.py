@@ -4,7 +4,7 @@
 no-ops when no Allure listener is active, so the runner works the same without `--alluredir`.
 Everything attached has been through the redactor: allure-results is written to disk. With a
 `BackgroundFileLogger` in place (the pytest plugin installs it), the text of an exchange is
-rendered on the writer's thread, while the run goes on.
+rendered by its writer process, while the run goes on.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class AllureReporter:
 
     def __init__(self, redactor: Redactor, *, deferred: bool = False) -> None:
         self.redactor = redactor
-        self.deferred = deferred  # render attachment texts on the writer's thread
+        self.deferred = deferred  # exchanges rendered by the BackgroundFileLogger's writer process
 
     def step(self, title: str) -> contextlib.AbstractContextManager[Any]:
         return allure.step(self.redactor.text(title))
