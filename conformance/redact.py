@@ -83,7 +83,7 @@ class Redactor:
         return _AUTH_VALUE.sub(lambda m: f"{m.group(1)} {MASK}", text)
 
     def _mask_secrets(self, text: str) -> str:
-        with self._lock:  # the writer thread renders while the test thread may add a secret
+        with self._lock:  # a concurrent step's threads may add secrets while another one renders
             found = ([(end + 1 - length, end + 1) for end, length in self._automaton.iter(text)]
                      if self._automaton.kind == ahocorasick.AHOCORASICK else [])
             for secret in self._pending:
