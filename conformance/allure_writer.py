@@ -10,7 +10,8 @@ the session and passes attachments through a pipe to a child process
 (`conformance.exchange_writer`), which writes the files; an `ExchangeBody` (the exchange itself)
 is rendered there too, with the redactor's secrets sent ahead of it. Any other `Deferred` body is
 rendered here, and only when written (nothing is rendered when no Allure results are written).
-Test results and containers are still written at once, by the inherited methods.
+Test results and containers go to the child too, pickled: it turns them into JSON and writes them
+(that was a tenth of pytest's own time per test).
 
 Nothing is lost: the pipe is bounded (the test's thread waits when the writer falls behind),
 `drain()` waits until the child has written every file and reports the files it could not
@@ -23,6 +24,7 @@ import contextlib
 import pickle
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,17 @@ class BackgroundFileLogger(AllureFileLogger):
             (self._report_dir / file_name).write_bytes(data)
         except OSError as exc:
             self._count(file_name, exc)
+
+    def _report_item(self, item: Any) -> None:
+        """A test result or container: written by the child, or here if there is none."""
+        if self._child is not None:
+            name = item.file_pattern.format(prefix=uuid.uuid4())
+            if self._send(_frame(b"R", name, pickle.dumps(item, pickle.HIGHEST_PROTOCOL))):
+                return
+        try:
+            super()._report_item(item)
+        except OSError as exc:
+            self._count(getattr(item, "uuid", "(result)"), exc)
 
     def _send(self, frames: bytes) -> bool:
         """True when the writer process took `frames`; False when there is none (any more)."""

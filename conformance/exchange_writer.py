@@ -11,12 +11,15 @@ Frames: a kind byte, the length of the name, the length of the body, the name, t
   b"F"  a file: the body is written as it is, to FOLDER/name.
   b"X"  an exchange: the body is a pickled tuple of plain values (`exchange_fields`); its text
         (request, response, curl line) is rendered here and written to FOLDER/name.
+  b"R"  an Allure test result or container (allure-commons model object), pickled: written to
+        FOLDER/name as allure-commons' own `AllureFileLogger` writes it.
 When the input ends, one line is printed: the number of files that could not be written, a tab,
 and the first error.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import signal
@@ -50,6 +53,15 @@ def _exchange(fields: tuple[Any, ...]) -> tuple[Exchange, str]:
     return Exchange(Sent(method, url, headers, body), received, error), token_env
 
 
+def _result_json(item: Any) -> bytes:
+    """An Allure model object as allure-commons' `AllureFileLogger._report_item` writes it."""
+    from attr import asdict
+
+    indent = 4 if os.environ.get("ALLURE_INDENT_OUTPUT") else None
+    data = asdict(item, filter=lambda _, v: v or v is False)
+    return json.dumps(data, indent=indent, ensure_ascii=False).encode("utf-8")
+
+
 def main(folder: str) -> int:
     # Ctrl-C and a CI's SIGTERM reach the whole process group: the run then cleans up and ends,
     # and this process must write what it was sent first. It ends when its input does.
@@ -72,6 +84,8 @@ def main(folder: str) -> int:
             if kind == b"X":
                 exchange, token_env = _exchange(pickle.loads(body))
                 body = format_exchange(exchange, redactor, token_env).encode("utf-8")
+            elif kind == b"R":
+                body = _result_json(pickle.loads(body))
             # Straight to its final name: nothing reads allure-results before the session ends,
             # and the session's end waits for this process.
             with open(os.path.join(folder, name), "wb") as out:
