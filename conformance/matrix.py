@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from jsonschema import Draft202012Validator
-
 from conformance import __version__
+from conformance.schema_validator import SchemaValidator
 
 __all__ = ["Certification", "Matrix", "Outcome", "badge_svg", "read_results", "write_matrix"]
 
@@ -198,9 +197,9 @@ def badge_svg(label: str, message: str, color: str) -> str:
 
 
 @cache
-def _validator() -> Draft202012Validator:
+def _validator() -> SchemaValidator:
     schema = json.loads(resources.files("conformance").joinpath("matrix.schema.json").read_text("utf-8"))
-    return Draft202012Validator(schema)
+    return SchemaValidator(schema)
 
 
 def validate_matrix(data: dict[str, Any]) -> list[str]:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from conformance.exchange import Exchange
+from conformance.schema_validator import SchemaValidator
 
 __all__ = ["CHECKS", "Check", "CheckFailed", "check"]
 
@@ -36,6 +38,11 @@ class Check:
     argument_schema: dict[str, Any]
     description: str
     order: int  # lower runs first: a wrong status makes body checks noise
+
+    @cached_property
+    def argument_validator(self) -> SchemaValidator:
+        """Validates a scenario's argument for this check (built once, used for every step)."""
+        return SchemaValidator(self.argument_schema)
 
 
 CHECKS: dict[str, Check] = {}

@@ -24,11 +24,12 @@ import copy
 import functools
 import json
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from referencing import Registry, Resource
+from conformance.schema_validator import SchemaValidator
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 __all__ = ["ID_PREFIX", "load_schema", "schema_names", "validate"]
 
@@ -83,15 +84,8 @@ def _schema(name: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _registry() -> Registry[Any]:
-    shipped = [(schema["$id"], Resource.from_contents(schema)) for schema in _schemas().values()]
-    registry: Registry[Any] = Registry().with_resources(shipped)
-    return registry.crawl()
-
-
-@functools.cache
-def _validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator(_schema(name), registry=_registry())
+def _validator(name: str) -> SchemaValidator:
+    return SchemaValidator(_schema(name), list(_schemas().values()))
 
 
 def _sort_key(error: ValidationError) -> tuple[str, str]:

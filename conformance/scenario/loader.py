@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from conformance.checks import CHECKS
 from conformance.conditions import Condition, ConditionError, parse_condition
 from conformance.errors import Problem, ScenarioFileError
@@ -165,7 +163,7 @@ class _Checker:
                 self.problems.append(source.problem(
                     where, f"unknown check {check_name!r} (known: {', '.join(sorted(CHECKS))})"))
                 continue
-            error = next(iter(Draft202012Validator(check.argument_schema).iter_errors(argument)), None)
+            error = next(check.argument_validator.iter_errors(argument), None)
             if error is not None:
                 self.problems.append(source.problem(where, f"check {check_name!r}: {error.message}"))
             self.names(argument, scope, source, where, f"expect.{check_name}")

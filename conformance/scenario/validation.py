@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any
 
 from conformance.errors import Problem
 from conformance.scenario.yamlsrc import YamlDocument
+from conformance.schema_validator import SchemaValidator
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 __all__ = ["SCHEMA_FILES", "schema_problems", "validator"]
 
@@ -24,19 +25,16 @@ SCHEMA_FILES = {
 
 
 @cache
-def _registry() -> Registry:
-    registry = Registry()
-    for filename in SCHEMA_FILES.values():
-        schema = json.loads(resources.files(__package__).joinpath(filename).read_text("utf-8"))
-        registry = registry.with_resource(schema["$id"], Resource.from_contents(schema))
-    return registry
+def _schemas() -> dict[str, dict[str, Any]]:
+    return {kind: json.loads(resources.files(__package__).joinpath(filename).read_text("utf-8"))
+            for kind, filename in SCHEMA_FILES.items()}
 
 
 @cache
-def validator(kind: str) -> Draft202012Validator:
+def validator(kind: str) -> SchemaValidator:
     """The validator for one kind of file: scenario, steps, idp or target."""
-    schema = json.loads(resources.files(__package__).joinpath(SCHEMA_FILES[kind]).read_text("utf-8"))
-    return Draft202012Validator(schema, registry=_registry())
+    schemas = _schemas()
+    return SchemaValidator(schemas[kind], list(schemas.values()))
 
 
 def _unknown_keys(error: ValidationError) -> list[str]:
@@ -64,6 +62,8 @@ def _deepest(error: ValidationError) -> ValidationError:
     A step is a request step or a `use:` step; the branch to explain is the one the author
     meant, told apart by the `use` key, not whichever branch's error looks deepest.
     """
+    from jsonschema.exceptions import best_match  # only ever needed for an invalid file
+
     while error.context and error.validator == "oneOf":
         branches = error.validator_value
         meant = None
