@@ -33,7 +33,10 @@ def run_scenarios(
     timeout: float = 240,
 ) -> RunResult:
     """`python -m pytest <scenarios> --scim-target <target> ...` with Allure and JUnit output."""
-    env = {k: v for k, v in os.environ.items() if k not in ("SCIM_TOKEN", "SCIM_CONFORMANCE_RUN_ID")}
+    # A test run by pytest-xdist must not pass its worker's variables on: the run would think
+    # it is one of several workers (and skip what is not run in parallel).
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SCIM_TOKEN", "SCIM_CONFORMANCE_RUN_ID") and not k.startswith("PYTEST_XDIST_")}
     if token is not None:
         env["SCIM_TOKEN"] = token
     command = [
