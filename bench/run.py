@@ -56,7 +56,7 @@ MIN_CLIENT_RPS = 2000
 # --- children -----------------------------------------------------------------------------------
 
 def run_child(argv: list[str], *, env: dict[str, str], timeout: float, log: Path) -> dict[str, Any]:
-    """Run `argv`, bounded by `timeout`; wall time, exit code and the child's peak RSS (wait4)."""
+    """Run `argv`, bounded by `timeout`; wall time, exit code, CPU time and peak RSS (wait4)."""
     started = time.perf_counter()
     with log.open("wb") as out:
         process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -70,10 +70,11 @@ def run_child(argv: list[str], *, env: dict[str, str], timeout: float, log: Path
                 process.kill()
                 pid, status, usage = os.wait4(process.pid, 0)
                 break
-            time.sleep(0.02)
+            time.sleep(0.002)  # the wall time is known to within this
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it: tell Popen
     return {"code": process.returncode, "wall_s": wall, "rss_mb": usage.ru_maxrss / 1024,
+            "cpu_s": usage.ru_utime + usage.ru_stime,  # with its children that it waited for
             "timed_out": wall > timeout, "output": log.read_text(encoding="utf-8", errors="replace")}
 
 
@@ -132,6 +133,7 @@ def overhead_round(number: int, rounds: int, tmp: Path, token: str) -> dict[str,
     facts: dict[str, Any] = {
         "harness_s": round(harness["wall_s"], 3), "harness_exit": harness["code"],
         "harness_rss_mb": round(harness["rss_mb"], 1), "requests": len(recorded["exchanges"]),
+        "harness_cpu_s": round(harness["cpu_s"], 3), "floor_cpu_s": round(floor["cpu_s"], 3) if floor else None,
         "collection_s": _r(recorded.get("collection_s")), "scenarios_s": _r(recorded.get("scenarios_s")),
         "pytest": pytest_counts(harness["output"]),
         "floor_s": round(floor["wall_s"], 3) if floor else None, "floor_loop_s": _r(replayed.get("loop_s")),
@@ -143,7 +145,9 @@ def overhead_round(number: int, rounds: int, tmp: Path, token: str) -> dict[str,
     print(f"  round {number}/{rounds}: {facts['pytest']}; {facts['requests']} requests; harness "
           f"{facts['harness_s']:.2f}s (collection {_f(facts['collection_s'])}s, scenarios "
           f"{_f(facts['scenarios_s'])}s), floor {_f(facts['floor_s'])}s (request loop {_f(facts['floor_loop_s'])}s, "
-          f"{facts['same_status']} answers with the recorded status): ratio {_f(facts.get('ratio'))}x", flush=True)
+          f"{facts['same_status']} answers with the recorded status): ratio {_f(facts.get('ratio'))}x; CPU time "
+          f"harness {facts['harness_cpu_s']:.2f}s (with its attachment writer), floor {_f(facts['floor_cpu_s'])}s",
+          flush=True)
     if not facts["requests"] or not replayed:
         print((harness["output"] + (floor["output"] if floor else ""))[-3000:])
     return facts
