@@ -354,3 +354,45 @@ def test_absent_and_present_follow_schema_urn_keys():
     assert failure("absent", [f"{urn}:manager"], answer(200, body)) == \
         f"body has '{urn}:manager', which must not be returned"
     run("absent", [f"{urn}:employeeNumber"], answer(200, body))
+
+
+def _random_json(rng: Any, depth: int = 0) -> Any:
+    kind = rng.randrange(7 if depth < 3 else 4)
+    if kind == 0:
+        return rng.choice([0, 1, 1.0, True, False])
+    if kind == 1:
+        return rng.choice(["a", "b", "1", ""])
+    if kind == 2:
+        return None
+    if kind == 3:
+        return rng.choice([2, "work", "home"])
+    if kind in (4, 5):
+        return {rng.choice("xyz"): _random_json(rng, depth + 1) for _ in range(rng.randrange(3))}
+    return [_random_json(rng, depth + 1) for _ in range(rng.randrange(3))]
+
+
+def test_the_json_checks_quick_verdict_agrees_with_its_messages():
+    # `_contains` decides without building messages; `_mismatch` explains. They must never
+    # disagree, or a passing body would be reported as failing (or the reverse).
+    import random
+
+    from conformance.checks.body import _contains, _mismatch
+
+    rng = random.Random(7643)
+    disagreements, matches = [], 0
+    for _ in range(20000):
+        actual = _random_json(rng)
+        expected = _random_json(rng) if rng.random() < 0.5 else _subset_of(actual, rng)
+        matches += _contains(expected, actual)
+        if _contains(expected, actual) != (_mismatch(expected, actual, "$") is None):
+            disagreements.append((expected, actual))
+    assert disagreements == []
+    assert 2000 < matches < 18000  # both verdicts were exercised
+
+
+def _subset_of(value: Any, rng: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _subset_of(v, rng) for k, v in value.items() if rng.random() < 0.7}
+    if isinstance(value, list) and value:
+        return [_subset_of(rng.choice(value), rng) for _ in range(rng.randrange(1, 3))]
+    return value
