@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["NOT_JSON", "Exchange", "Received", "Sent"]
+__all__ = ["INVALID_TOKEN", "NOT_JSON", "Exchange", "Received", "Sent"]
+
+# The bearer token of requests that must be refused (`auth: invalid`): not a secret, so curl
+# lines show it as it is.
+INVALID_TOKEN = "scim-conformance-invalid-token"
 
 
 class _NotJson:

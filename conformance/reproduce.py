@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import shlex
 
-from conformance.exchange import NOT_JSON, Exchange, Received, Sent
+from conformance.exchange import INVALID_TOKEN, NOT_JSON, Exchange, Received, Sent
 from conformance.redact import Redactor
-from conformance.transport import INVALID_TOKEN
 
 __all__ = ["curl_line", "format_exchange", "format_received", "format_sent"]
 

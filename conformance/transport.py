@@ -23,13 +23,12 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
-from conformance.exchange import NOT_JSON, Exchange, Received, Sent
+from conformance.exchange import INVALID_TOKEN, NOT_JSON, Exchange, Received, Sent
 from conformance.profiles import TargetProfile
 
 __all__ = ["INVALID_TOKEN", "MAX_BODY_BYTES", "Transport", "join_url"]
 
 log = logging.getLogger("conformance.transport")
-INVALID_TOKEN = "scim-conformance-invalid-token"
 MAX_429_RETRIES = 3
 MAX_RETRY_AFTER_S = 10.0  # one wait, whatever Retry-After says
 MAX_TOTAL_RETRY_WAIT_S = 20.0  # all the waits of one request together
