@@ -88,13 +88,16 @@ def _build(node: yaml.Node, pointer: Pointer, source: SourceMap, loader: _Strict
         budget.open.discard(id(node))
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
 def _build_node(node: yaml.Node, pointer: Pointer, source: SourceMap, loader: _StrictLoader, budget: _Budget) -> Any:
     source.lines[pointer] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # resolves YAML merge keys (<<)
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = key_node.value if key_node.tag == _STR_TAG else loader.construct_object(key_node, deep=True)
             if not isinstance(key, str):
                 key = str(key)
             if key in result:
@@ -107,6 +110,8 @@ def _build_node(node: yaml.Node, pointer: Pointer, source: SourceMap, loader: _S
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*pointer, i), source, loader, budget) for i, item in enumerate(node.value)]
+    if node.tag == _STR_TAG:
+        return node.value  # what the constructor returns for a string, without its bookkeeping
     return loader.construct_object(node, deep=True)
 
 
