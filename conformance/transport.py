@@ -62,6 +62,19 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
+def _charset(content_type: str) -> str | None:
+    """The charset parameter of a Content-Type header, lower-cased, or None.
+
+    What httpx's `Response.encoding` reads, without building an `email.message.Message` for
+    every answer; a charset Python does not know falls back to UTF-8 in `_decode`.
+    """
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower() or None
+    return None
+
+
 def _decode(raw: bytes, encoding: str | None) -> tuple[str, Any]:
     try:
         text = raw.decode(encoding or "utf-8", errors="replace")
@@ -212,7 +225,7 @@ class Transport:
                 continue
             self.down_reason = None
             elapsed = (time.perf_counter() - started) * 1000
-            text, parsed = _decode(raw, response.encoding)
+            text, parsed = _decode(raw, _charset(response.headers.get("content-type", "")))
             received = Received(
                 response.status_code, response.reason_phrase, tuple(response.headers.items()),
                 text, parsed, elapsed,
