@@ -77,6 +77,7 @@ class Session:
     idp_filter: set[str]
     run_data: RunData
     scenario_ids: dict[str, Path] = field(default_factory=dict)
+    markers: set[str] = field(default_factory=set)  # marker names registered for tags and IdPs
     _idps: dict[str, IdpProfile] | None = None
     _shared: dict[tuple[Path, ...], dict[str, SharedSequence]] = field(default_factory=dict)
     _transport: Transport | None = None
@@ -343,14 +344,20 @@ class ScenarioFile(pytest.File):
         return redactor.text(str(super().repr_failure(excinfo)))
 
 
+def _register_marker(config: pytest.Config, session: Session, name: str, text: str) -> None:
+    # Once per name: pytest scans every registered line each time it meets a new marker name.
+    if name not in session.markers:
+        session.markers.add(name)
+        config.addinivalue_line("markers", f"{name}: {text}")
+
+
 def _mark(item: pytest.Item, scenario: Scenario, idp_id: str, session: Session) -> None:
     """Markers and Allure labels, set at collection so -m and --allure-* filters see them."""
-    config = item.config
     for tag in scenario.tags:
-        config.addinivalue_line("markers", f"{tag}: scenario tag")
+        _register_marker(item.config, session, tag, "scenario tag")
         item.add_marker(tag)
     idp_marker = _marker_name(idp_id)
-    config.addinivalue_line("markers", f"{idp_marker}: replayed as IdP {idp_id}")
+    _register_marker(item.config, session, idp_marker, f"replayed as IdP {idp_id}")
     item.add_marker(idp_marker)
     item.add_marker(scenario.level)
     item.add_marker("scim_scenario")

@@ -224,6 +224,18 @@ def _walk_strings(value: Any) -> Iterator[str]:
             yield from _walk_strings(item)
 
 
+@functools.lru_cache(maxsize=4096)  # the same template strings come back in file after file
+def _names_in(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Root names and function names used by the templates of one string."""
+    names: set[str] = set()
+    calls: set[str] = set()
+    for part in parse_template(text):
+        if not isinstance(part, str):
+            names.update(_expr_names(part))
+            calls.update(_expr_calls(part))
+    return frozenset(names), frozenset(calls)
+
+
 def referenced_names(value: Any) -> tuple[set[str], set[str]]:
     """Root names and function names used by every template inside `value`.
 
@@ -232,11 +244,9 @@ def referenced_names(value: Any) -> tuple[set[str], set[str]]:
     names: set[str] = set()
     calls: set[str] = set()
     for text in _walk_strings(value):
-        for part in parse_template(text):
-            if isinstance(part, str):
-                continue
-            names.update(_expr_names(part))
-            calls.update(_expr_calls(part))
+        text_names, text_calls = _names_in(text)
+        names.update(text_names)
+        calls.update(text_calls)
     unknown = sorted(c for c in calls if c not in FUNCTIONS)
     if unknown:
         raise TemplateError(
