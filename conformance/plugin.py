@@ -300,6 +300,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             )
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every item of a file, and resolving a path is system calls
 def _is_shipped(path: Path) -> bool:
     """Is this one of the scenarios that ship with scim-conformance (not a team's own)?"""
     shipped = _shipped_scenarios()
