@@ -122,8 +122,15 @@ class Transport:
         self.target = target
         self._token = token
         self.exchanges: list[Exchange] = []
+        verify: bool | str | ssl.SSLContext = target.verify_tls
+        if urlsplit(target.base_url).scheme.lower() == "http":
+            # Plain HTTP: no request of this transport uses TLS (every URL is under the base URL,
+            # redirects are not followed). httpx still builds a TLS context, and loading the CA
+            # bundle into it takes 20 to 40 ms; one that trusts no certificate takes none, and
+            # would refuse any certificate rather than accept one.
+            verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         self._client = httpx.Client(
-            verify=target.verify_tls,
+            verify=verify,
             timeout=httpx.Timeout(target.read_timeout, connect=target.connect_timeout),
             follow_redirects=False,  # a redirect is an answer worth seeing, not following
             headers={"User-Agent": user_agent} if user_agent else None,
