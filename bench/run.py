@@ -1,6 +1,6 @@
 """The benchmark: harness overhead, the scim2-tester baseline, parallel speedup, load, memory.
 
-    .venv/bin/python bench/run.py [--out bench.json] [--skip-tester] [--rounds N]
+    .venv/bin/python bench/run.py [--out bench.json] [--skip-tester] [--rounds N] [--latency-ms MS]
 
 Everything below runs in one go, bounded in time, against servers on 127.0.0.1:
 
@@ -15,7 +15,9 @@ Everything below runs in one go, bounded in time, against servers on 127.0.0.1:
    of the scenarios alone to the request loop alone (no start-up, no collection) is printed too.
 3. scim2-tester (PyPI) checks a fresh server: wall time and requests/s of both tools.
 4. Parallel speedup: the suite with `--workers 0` and `--workers 2`, target `embedded` (each
-   worker starts its own server, so parallel scenarios never see each other's users).
+   worker starts its own server, so parallel scenarios never see each other's users); then the
+   same against one server behind a proxy that holds every request `--latency-ms` (10 ms), as a
+   target across a network, leaving out the scenarios that page through a whole collection.
 5. Load: a bounded `scim-conformance load` against the server (throughput), and a 10,000-user
    load against a trivial loopback endpoint (bench/trivial_server.py): the client's own ceiling
    (must be >= 2,000 requests/s) and its peak memory.
@@ -153,6 +155,49 @@ def overhead_round(number: int, rounds: int, tmp: Path, token: str) -> dict[str,
     return facts
 
 
+# --- parallel runs against a target across a network ------------------------------------------
+
+# The other scenarios with a `paginate` step (not tagged import or pagination): a parallel run
+# against a shared target skips them, so both runs leave them out to do the same work.
+_PAGING_SHARED = "not ping-group-sync and not onelogin-group-membership"
+
+
+def remote_speedup(latency_ms: float, tmp: Path, token: str) -> dict[str, Any]:
+    """`--workers 0` and `--workers 2` against one server behind a proxy that delays every request.
+
+    On loopback the suite is bound by the 2 cores (harness, server, writer); a real target is
+    across a network, where a worker mostly waits. Both runs leave out the scenarios that page
+    through a whole collection: against a shared server they see the other worker's users.
+    """
+    from conformance.embedded import start_embedded, stop_embedded
+    from tests.support.deviating_proxy import DeviatingProxy, Deviation
+
+    def hold(request: Any) -> Any:
+        time.sleep(latency_ms / 1000)  # in the proxy's thread for this connection, as a network would
+        return request
+
+    latency = Deviation("latency", f"every request takes {latency_ms:g} ms longer", "-", rewrite_request=hold)
+    speed: dict[str, Any] = {"latency_ms": latency_ms}
+    server = start_embedded(token)
+    try:
+        with DeviatingProxy(server.base_url, [latency]) as proxy:
+            folder = tmp / "remote"
+            folder.mkdir()
+            profile = str(target_profile(proxy.url, folder))
+            for workers in ("0", "2"):
+                run = run_child([CLI, "run", "--target", profile, "--reports", str(folder / workers), "--workers",
+                                 workers, "--", "-q", "-m", "not import and not pagination", "-k", _PAGING_SHARED],
+                                env=child_env(token), timeout=300, log=folder / f"{workers}.log")
+                speed[workers] = {"wall_s": round(run["wall_s"], 3), "exit_code": run["code"],
+                                  "pytest": pytest_counts(run["output"])}
+                print(f"  -n {workers}: {run['wall_s']:.2f}s, {speed[workers]['pytest']}", flush=True)
+    finally:
+        stop_embedded(server)
+    speed["speedup"] = round(speed["0"]["wall_s"] / speed["2"]["wall_s"], 2)
+    print(f"  speedup of -n 2, {latency_ms:g} ms away: {speed['speedup']:.2f}x")
+    return speed
+
+
 # --- scim2-tester (run in its own process, as the harness is) ------------------------------------
 
 def tester_main(base_url: str) -> int:
@@ -190,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load-users", type=int, default=2000, help="users of the load against the server")
     parser.add_argument("--rounds", type=int, default=5, choices=range(1, 10), metavar="N",
                         help="rounds of harness and floor; the median ratio counts (default 5)")
+    parser.add_argument("--latency-ms", type=float, default=10, metavar="MS",
+                        help="also measure -n 2 against a target this far away (default 10; 0: skip)")
     parser.add_argument("--tester-only", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.tester_only:
@@ -297,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
         speed["speedup"] = round(speed["0"]["wall_s"] / speed["2"]["wall_s"], 2)
         results["parallel"] = speed
         print(f"  speedup of -n 2: {speed['speedup']:.2f}x")
+        if args.latency_ms > 0:
+            print(f"  the same against one server {args.latency_ms:g} ms away (a proxy that holds every request "
+                  f"{args.latency_ms:g} ms), without the scenarios that page through a whole collection...",
+                  flush=True)
+            results["parallel_remote"] = remote_speedup(args.latency_ms, tmp, token)
 
         # 5b + 6. the client's ceiling and memory on 10,000 users
         print("\n[6/6] 10,000-user load against a trivial loopback endpoint (client ceiling, memory)...",
@@ -335,7 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     if "vs_scim2_tester" in results:
         print(f"  harness vs scim2-tester:                  wall {results['vs_scim2_tester']['wall_ratio']:.2f}x, "
               f"req/s {results['vs_scim2_tester']['rps_ratio']:.2f}x")
-    print(f"  parallel speedup -n 2:                    {results['parallel']['speedup']:.2f}x")
+    print(f"  parallel speedup -n 2:                    {results['parallel']['speedup']:.2f}x (embedded)"
+          + (f", {results['parallel_remote']['speedup']:.2f}x (a target {args.latency_ms:g} ms away)"
+             if "parallel_remote" in results else ""))
     print(f"  load throughput (scim2-server, entra):    {results['load_server'].get('throughput_rps')} req/s")
     print(f"  load client ceiling (trivial endpoint):   {client_rps} req/s (needs >= {MIN_CLIENT_RPS})")
     print(f"  peak RSS: full suite {suite_rss:.0f} MB, 10,000-user load {load_rss:.0f} MB (limit {MAX_RSS_MB} MB)")
