@@ -190,7 +190,7 @@ def remote_speedup(latency_ms: float, tmp: Path, token: str) -> dict[str, Any]:
                                 env=child_env(token), timeout=300, log=folder / f"{workers}.log")
                 speed[workers] = {"wall_s": round(run["wall_s"], 3), "exit_code": run["code"],
                                   "pytest": pytest_counts(run["output"])}
-                print(f"  -n {workers}: {run['wall_s']:.2f}s, {speed[workers]['pytest']}", flush=True)
+                print(f"  -n {workers}: {run['wall_s']:.2f}s, {speed[workers]['pytest']}{_exit_note(run)}", flush=True)
     finally:
         stop_embedded(server)
     speed["speedup"] = round(speed["0"]["wall_s"] / speed["2"]["wall_s"], 2)
@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
                               "allure_results": len(list((tmp / f"par{workers}" / "allure-results").glob(
                                   "*-result.json")))}
             print(f"  -n {workers}: {run['wall_s']:.2f}s, {speed[workers]['pytest']}, "
-                  f"{speed[workers]['allure_results']} Allure results")
+                  f"{speed[workers]['allure_results']} Allure results{_exit_note(run)}")
         speed["speedup"] = round(speed["0"]["wall_s"] / speed["2"]["wall_s"], 2)
         results["parallel"] = speed
         print(f"  speedup of -n 2: {speed['speedup']:.2f}x")
@@ -426,6 +426,13 @@ def _load_line(facts: dict[str, Any]) -> str:
             f"p50 {latency['p50']} / p95 {latency['p95']} / p99 {latency['p99']} ms, errors {facts['errors'] or 0}, "
             f"completed {facts['completed']}, cleanup complete {facts['cleanup_complete']}, "
             f"peak RSS {facts['rss_mb']:.0f} MB")
+
+
+def _exit_note(run: dict[str, Any]) -> str:
+    """Nothing for a run that passed; else its exit status and the end of its output."""
+    if run["code"] == 0:
+        return ""
+    return f" (EXIT {run['code']}: the time is not comparable; its output ends with {run['output'][-300:]!r})"
 
 
 def _r(value: float | None) -> float | None:
