@@ -95,3 +95,31 @@ def test_ctrl_c_to_the_process_group_does_not_stop_the_writer(tmp_path: Path):
     _attach(logger, "after", "after-attachment.txt")
     assert logger.drain() is None
     assert (tmp_path / "after-attachment.txt").read_text(encoding="utf-8") == "after"
+
+
+@pytest.mark.parametrize("indent", ["", "1"])
+def test_results_and_containers_are_written_as_allure_commons_writes_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, indent: str
+):
+    from allure_commons.logger import AllureFileLogger
+    from allure_commons.model2 import Label, Parameter, Status, StatusDetails, TestResult, TestResultContainer
+
+    monkeypatch.setenv("ALLURE_INDENT_OUTPUT", indent)  # the child inherits it, as in a run
+    result = TestResult(
+        uuid="r1", name="okta-push-new-user[okta] — ü", status=Status.FAILED, start=1, stop=2,
+        statusDetails=StatusDetails(message="expected status 201, got 200", flaky=False),
+        labels=[Label(name="suite", value="okta")], parameters=[Parameter(name="idp", value="okta")],
+    )
+    container = TestResultContainer(uuid="c1", children=["r1"], befores=[])
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    logger = BackgroundFileLogger(ours)
+    logger.report_result(result)
+    logger.report_container(container)
+    assert logger.drain() is None
+    reference = AllureFileLogger(theirs)
+    reference.report_result(result)
+    reference.report_container(container)
+    for pattern in ("*-result.json", "*-container.json"):
+        (mine,), (expected,) = list(ours.glob(pattern)), list(theirs.glob(pattern))
+        assert mine.read_bytes() == expected.read_bytes()
+    assert not list(ours.glob("*.tmp"))
