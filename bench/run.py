@@ -177,24 +177,32 @@ def remote_speedup(latency_ms: float, tmp: Path, token: str) -> dict[str, Any]:
         return request
 
     latency = Deviation("latency", f"every request takes {latency_ms:g} ms longer", "-", rewrite_request=hold)
-    speed: dict[str, Any] = {"latency_ms": latency_ms}
     server = start_embedded(token)
     try:
         with DeviatingProxy(server.base_url, [latency]) as proxy:
             folder = tmp / "remote"
             folder.mkdir()
-            profile = str(target_profile(proxy.url, folder))
-            for workers in ("0", "2"):
-                run = run_child([CLI, "run", "--target", profile, "--reports", str(folder / workers), "--workers",
-                                 workers, "--", "-q", "-m", "not import and not pagination", "-k", _PAGING_SHARED],
-                                env=child_env(token), timeout=300, log=folder / f"{workers}.log")
-                speed[workers] = {"wall_s": round(run["wall_s"], 3), "exit_code": run["code"],
-                                  "pytest": pytest_counts(run["output"])}
-                print(f"  -n {workers}: {run['wall_s']:.2f}s, {speed[workers]['pytest']}{_exit_note(run)}", flush=True)
+            speed = parallel_runs(str(target_profile(proxy.url, folder)), folder, token,
+                                  ["-m", "not import and not pagination", "-k", _PAGING_SHARED])
     finally:
         stop_embedded(server)
-    speed["speedup"] = round(speed["0"]["wall_s"] / speed["2"]["wall_s"], 2)
     print(f"  speedup of -n 2, {latency_ms:g} ms away: {speed['speedup']:.2f}x")
+    return {"latency_ms": latency_ms, **speed}
+
+
+def parallel_runs(target: str, folder: Path, token: str, pytest_args: list[str]) -> dict[str, Any]:
+    """The suite with `--workers 0`, then `--workers 2`: each one's time, counts and Allure results."""
+    speed: dict[str, Any] = {}
+    for workers in ("0", "2"):
+        reports = folder / f"par{workers}"
+        run = run_child([CLI, "run", "--target", target, "--reports", str(reports), "--workers", workers, "--",
+                         "-q", *pytest_args], env=child_env(token), timeout=300, log=folder / f"par{workers}.log")
+        speed[workers] = {"wall_s": round(run["wall_s"], 3), "exit_code": run["code"],
+                          "pytest": pytest_counts(run["output"]),
+                          "allure_results": len(list((reports / "allure-results").glob("*-result.json")))}
+        print(f"  -n {workers}: {run['wall_s']:.2f}s, {speed[workers]['pytest']}, "
+              f"{speed[workers]['allure_results']} Allure results{_exit_note(run)}", flush=True)
+    speed["speedup"] = round(speed["0"]["wall_s"] / speed["2"]["wall_s"], 2)
     return speed
 
 
@@ -330,18 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         # 4. parallel speedup
         print("\n[5/6] parallel speedup: --workers 0 vs --workers 2 (target embedded: a server per worker)...",
               flush=True)
-        speed: dict[str, Any] = {}
-        for workers in ("0", "2"):
-            run = run_child([CLI, "run", "--target", "embedded", "--reports", str(tmp / f"par{workers}"),
-                             "--workers", workers, "--", "-q"], env=child_env(token), timeout=300,
-                            log=tmp / f"par{workers}.log")
-            speed[workers] = {"wall_s": round(run["wall_s"], 3), "exit_code": run["code"],
-                              "pytest": pytest_counts(run["output"]),
-                              "allure_results": len(list((tmp / f"par{workers}" / "allure-results").glob(
-                                  "*-result.json")))}
-            print(f"  -n {workers}: {run['wall_s']:.2f}s, {speed[workers]['pytest']}, "
-                  f"{speed[workers]['allure_results']} Allure results{_exit_note(run)}")
-        speed["speedup"] = round(speed["0"]["wall_s"] / speed["2"]["wall_s"], 2)
+        speed = parallel_runs("embedded", tmp, token, [])
         results["parallel"] = speed
         print(f"  speedup of -n 2: {speed['speedup']:.2f}x")
         if args.latency_ms > 0:
