@@ -36,7 +36,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     target = os.environ.get("BENCH_RECORD")
     if not target or hasattr(session.config, "workerinput"):
         return
-    from conformance.plugin import session_exchanges
+    from conformance.pytest_plugin.plugin import session_exchanges
 
     token = os.environ.get("SCIM_TOKEN") or ""
     records = []

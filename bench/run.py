@@ -108,7 +108,7 @@ def overhead_round(number: int, rounds: int, tmp: Path, token: str) -> dict[str,
     Both are programs of their own, timed the same way: process start to exit (`run_child`).
     A fresh server each round, so every round does the same work.
     """
-    from conformance.embedded import start_embedded, stop_embedded
+    from conformance.engine.embedded import start_embedded, stop_embedded
 
     folder = tmp / f"round{number}"
     folder.mkdir()
@@ -169,7 +169,7 @@ def remote_speedup(latency_ms: float, tmp: Path, token: str) -> dict[str, Any]:
     across a network, where a worker mostly waits. Both runs leave out the scenarios that page
     through a whole collection: against a shared server they see the other worker's users.
     """
-    from conformance.embedded import start_embedded, stop_embedded
+    from conformance.engine.embedded import start_embedded, stop_embedded
     from tests.support.deviating_proxy import DeviatingProxy, Deviation
 
     def hold(request: Any) -> Any:
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         return tester_main(args.tester_only)
 
     sys.path.insert(0, str(REPO))
-    from conformance.embedded import start_embedded, stop_embedded
+    from conformance.engine.embedded import start_embedded, stop_embedded
 
     results: dict[str, Any] = {"machine": machine()}
     failures: list[str] = []

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from conformance.embedded import EmbeddedServer, start_embedded, stop_embedded
+from conformance.engine.embedded import EmbeddedServer, start_embedded, stop_embedded
 from tests.support.runs import DISTINCTIVE_TOKEN
 
 

@@ -128,7 +128,7 @@ def _limit_memory() -> None:
 def lint(*args: str, timeout: float = LINT_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
     """`scim-conformance lint ARGS` from the repository, bounded in time and memory."""
     try:
-        return subprocess.run([sys.executable, "-m", "conformance.cli", "lint", *args], cwd=REPO,
+        return subprocess.run([sys.executable, "-m", "conformance", "lint", *args], cwd=REPO,
                               capture_output=True, text=True, timeout=timeout, check=False,
                               preexec_fn=_limit_memory)
     except subprocess.TimeoutExpired:
@@ -174,7 +174,7 @@ def test_lint_of_the_whole_corpus_reports_every_case_and_still_finishes(tmp_path
     # One run over the whole corpus, bombs included: problems of one file do not hide another's.
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)
-    result = subprocess.run([sys.executable, "-m", "conformance.cli", "lint", "corpus"], cwd=tmp_path,
+    result = subprocess.run([sys.executable, "-m", "conformance", "lint", "corpus"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=60, check=False, preexec_fn=_limit_memory)
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr

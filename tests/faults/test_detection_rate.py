@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.embedded import EmbeddedServer
+from conformance.engine.embedded import EmbeddedServer
 from tests.faults.test_entra_detection import ENTRA_EXPECTATIONS
 from tests.faults.test_idps_detection import IDPS_EXPECTATIONS
 from tests.faults.test_okta_detection import OKTA_EXPECTATIONS

@@ -12,7 +12,7 @@ import socket
 import time
 from pathlib import Path
 
-from conformance.embedded import EmbeddedServer
+from conformance.engine.embedded import EmbeddedServer
 from tests.support.deviating_proxy import DeviatingProxy, Deviation, ProxyRequest, ProxyResponse
 from tests.support.runs import embedded_target, run_scenarios
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.embedded import EmbeddedServer
+from conformance.engine.embedded import EmbeddedServer
 from tests.support.detection import Expectation, assert_caught, run_with_deviation
 from tests.support.deviating_proxy import DeviatingProxy
 from tests.support.deviations_entra import ENTRA_DEVIATIONS

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.embedded import EmbeddedServer
+from conformance.engine.embedded import EmbeddedServer
 from tests.support.detection import Expectation, assert_caught, run_with_deviation
 from tests.support.deviations_idps import IDPS_DEVIATIONS, VALUE_ARRAY_REMOVE_SHIM
 from tests.support.runs import REPO

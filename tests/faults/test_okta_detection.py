@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.embedded import EmbeddedServer
+from conformance.engine.embedded import EmbeddedServer
 from tests.support.detection import Expectation, assert_caught, run_with_deviation
 from tests.support.deviations_okta import OKTA_DEVIATIONS as D
 from tests.support.runs import REPO

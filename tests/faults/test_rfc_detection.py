@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conformance.embedded import EmbeddedServer
+from conformance.engine.embedded import EmbeddedServer
 from tests.support.detection import Expectation, assert_caught, run_with_deviation
 from tests.support.deviating_proxy import CATALOGUE
 from tests.support.deviations_entra import ENTRA_DEVIATIONS

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from conformance.embedded import EmbeddedServer
+from conformance.engine.embedded import EmbeddedServer
 from tests.support.detection import Expectation, assert_caught, run_with_deviation
 from tests.support.deviating_proxy import CATALOGUE, Deviation, ProxyRequest, ProxyResponse, scim_error
 from tests.support.deviations_rfc import RFC_DEVIATIONS

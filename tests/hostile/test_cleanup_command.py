@@ -19,12 +19,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conformance.cleanup import belongs_to_run, find_leftovers, name_prefix
-from conformance.embedded import EmbeddedServer
-from conformance.fakedata import RunData
-from conformance.profiles import TargetProfile
-from conformance.redact import Redactor
-from conformance.transport import Transport
+from conformance.engine.cleanup import belongs_to_run, find_leftovers, name_prefix
+from conformance.engine.embedded import EmbeddedServer
+from conformance.engine.fakedata import RunData
+from conformance.engine.profiles import TargetProfile
+from conformance.engine.redact import Redactor
+from conformance.engine.transport import Transport
 from tests.support.runs import DISTINCTIVE_TOKEN, REPO
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -88,7 +88,7 @@ def cleanup_cli(*args: str, token: str | None = DISTINCTIVE_TOKEN) -> subprocess
     env = {k: v for k, v in os.environ.items() if k != "SCIM_TOKEN"}
     if token is not None:
         env["SCIM_TOKEN"] = token
-    return subprocess.run([sys.executable, "-m", "conformance.cli", "cleanup", *args], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "conformance", "cleanup", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL)
 
 
@@ -201,7 +201,7 @@ def test_usage_errors(args: tuple[str, ...], message: str):
 
 
 def test_help_explains_the_command_with_an_example():
-    result = subprocess.run([sys.executable, "-m", "conformance.cli", "cleanup", "--help"], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "conformance", "cleanup", "--help"], cwd=REPO,
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0
     assert "scim-conformance cleanup --target https://scim.example.com/scim/v2 --run-id" in result.stdout

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.transport import MAX_429_RETRIES
+from conformance.engine.transport import MAX_429_RETRIES
 from tests.hostile.servers import (
     Behaviour,
     HostileServer,
@@ -185,7 +185,7 @@ def _cli_run(*args: str, reports: Path, scenario: str) -> RunResult:
     env = {k: v for k, v in os.environ.items() if k not in ("SCIM_TOKEN", "SCIM_CONFORMANCE_RUN_ID")}
     env["SCIM_TOKEN"] = DISTINCTIVE_TOKEN
     completed = subprocess.run(
-        [sys.executable, "-m", "conformance.cli", "run", *args, "--reports", str(reports), scenario],
+        [sys.executable, "-m", "conformance", "run", *args, "--reports", str(reports), scenario],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=240, check=False, stdin=subprocess.DEVNULL,
     )
     return RunResult(completed.returncode, completed.stdout + completed.stderr, reports)

@@ -16,9 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from conformance import transport as transport_module
-from conformance.profiles import TargetProfile
-from conformance.transport import MAX_429_RETRIES, MAX_BODY_BYTES, MAX_RETRY_AFTER_S, MAX_TOTAL_RETRY_WAIT_S, Transport
+from conformance.engine import transport as transport_module
+from conformance.engine.profiles import TargetProfile
+from conformance.engine.transport import (
+    MAX_429_RETRIES,
+    MAX_BODY_BYTES,
+    MAX_RETRY_AFTER_S,
+    MAX_TOTAL_RETRY_WAIT_S,
+    Transport,
+)
 from tests.hostile.servers import (
     HostileServer,
     answer,

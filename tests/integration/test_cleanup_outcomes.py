@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conformance.embedded import embedded_server
+from conformance.engine.embedded import embedded_server
 from tests.support.deviating_proxy import DeviatingProxy, Deviation, ProxyRequest
 from tests.support.runs import DISTINCTIVE_TOKEN, REPO, run_scenarios
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.allure_html import AllureUnavailable, find_allure
+from conformance.reporting.allure_html import AllureUnavailable, find_allure
 from tests.support.runs import DISTINCTIVE_TOKEN, REPO, everything_written
 
 
@@ -27,7 +27,7 @@ def allure_cli() -> Path:
 def test_demo_runs_every_scenario_and_prints_where_the_offline_report_is(allure_cli: Path, tmp_path: Path):
     env = {**os.environ, "SCIM_TOKEN": DISTINCTIVE_TOKEN, "ALLURE_BIN": str(allure_cli)}
     result = subprocess.run(
-        [sys.executable, "-m", "conformance.cli", "demo", "--reports", str(tmp_path)],
+        [sys.executable, "-m", "conformance", "demo", "--reports", str(tmp_path)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     output = result.stdout + result.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from conformance.embedded import EmbeddedServer
+from conformance.engine.embedded import EmbeddedServer
 from tests.support.runs import (
     REPO,
     assert_passed_or_known,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.embedded import EmbeddedServer
+from conformance.engine.embedded import EmbeddedServer
 from tests.support.runs import DISTINCTIVE_TOKEN, REPO, embedded_target
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from conformance.embedded import EmbeddedServer
+from conformance.engine.embedded import EmbeddedServer
 from tests.support.runs import (
     REPO,
     assert_passed_or_known,
@@ -74,7 +74,7 @@ def test_the_known_deviations_are_the_measured_ones():
 
 
 def test_scim_conformance_list_shows_the_new_idps():
-    listing = subprocess.run([sys.executable, "-m", "conformance.cli", "list"], cwd=REPO,
+    listing = subprocess.run([sys.executable, "-m", "conformance", "list"], cwd=REPO,
                              capture_output=True, text=True, timeout=120, check=False)
     assert listing.returncode == 0, listing.stderr
     for idp in ("onelogin", "ping", "jumpcloud", "google", "google-delete"):

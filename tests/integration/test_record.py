@@ -28,9 +28,9 @@ import httpx
 import pytest
 import yaml
 
-from conformance.embedded import EmbeddedServer
-from conformance.record import Recorder
-from conformance.recorded import build_scenario
+from conformance.engine.embedded import EmbeddedServer
+from conformance.recording.compiler import build_scenario
+from conformance.recording.proxy import Recorder
 from tests.support.deviating_proxy import CATALOGUE, DeviatingProxy
 from tests.support.deviations_entra import ENTRA_DEVIATIONS
 from tests.support.runs import DISTINCTIVE_TOKEN, REPO, embedded_target, run_scenarios
@@ -53,7 +53,7 @@ def _start_cli(target: str, out: Path, *args: str) -> tuple[subprocess.Popen[byt
     out.parent.mkdir(parents=True, exist_ok=True)
     with console.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "conformance.cli", "record", "--target", target, "--listen", "127.0.0.1:0",
+            [sys.executable, "-m", "conformance", "record", "--target", target, "--listen", "127.0.0.1:0",
              "--out", str(out), *args],
             cwd=REPO, stdout=sink, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 20
@@ -79,7 +79,7 @@ def _stop_cli(process: subprocess.Popen[bytes]) -> int:
 
 
 def _lint(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "conformance.cli", "lint", str(path)], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "conformance", "lint", str(path)], cwd=REPO,
                           capture_output=True, text=True, timeout=60, check=False)
 
 
@@ -495,7 +495,7 @@ def test_a_har_file_becomes_a_scenario_without_secrets_that_replays(scim_server:
     har = tmp_path / "portal.har"
     har.write_text(json.dumps(_har(), indent=1), encoding="utf-8")
     out = tmp_path / "recorded" / "portal.scenario.yaml"
-    imported = subprocess.run([sys.executable, "-m", "conformance.cli", "import", str(har), "--out", str(out)],
+    imported = subprocess.run([sys.executable, "-m", "conformance", "import", str(har), "--out", str(out)],
                               cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert "lint: no problems" in imported.stdout

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.allure_html import AllureUnavailable, find_allure
-from conformance.embedded import EmbeddedServer
-from conformance.matrix import validate_matrix
+from conformance.engine.embedded import EmbeddedServer
+from conformance.reporting.allure_html import AllureUnavailable, find_allure
+from conformance.reporting.matrix import validate_matrix
 from tests.support.deviating_proxy import CATALOGUE, DeviatingProxy
 from tests.support.runs import DISTINCTIVE_TOKEN, REPO, embedded_target, everything_written, run_scenarios
 
@@ -68,7 +68,7 @@ def report(scim_server: EmbeddedServer, allure_cli: Path, tmp_path_factory: pyte
     assert run.code == 1, run.output
     env = {**os.environ, "ALLURE_BIN": str(allure_cli), "SCIM_TOKEN": DISTINCTIVE_TOKEN}
     built = subprocess.run(
-        [sys.executable, "-m", "conformance.cli", "report", "--results", str(reports / "allure-results"),
+        [sys.executable, "-m", "conformance", "report", "--results", str(reports / "allure-results"),
          "--output", str(reports / "html")],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
     )

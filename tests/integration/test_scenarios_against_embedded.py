@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from conformance.embedded import EmbeddedServer, embedded_server
+from conformance.engine.embedded import EmbeddedServer, embedded_server
 from tests.support.runs import DISTINCTIVE_TOKEN, embedded_target, everything_written, run_scenarios
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.embedded import EmbeddedServer
+from conformance.engine.embedded import EmbeddedServer
 from tests.support.runs import DISTINCTIVE_TOKEN, REPO, embedded_target
 
 
@@ -20,7 +20,7 @@ def _cli(*args: str, cwd: Path, token: str | None = DISTINCTIVE_TOKEN, executabl
     env = {k: v for k, v in os.environ.items() if k not in ("SCIM_TOKEN", "SCIM_CONFORMANCE_RUN_ID")}
     if token is not None:
         env["SCIM_TOKEN"] = token
-    return subprocess.run([executable, "-m", "conformance.cli", *args], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([executable, "-m", "conformance", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
 
 
@@ -43,7 +43,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_wheel_carries_the_scenarios_and_runs_them_from_anywhere(
     installed: Path, scim_server: EmbeddedServer, tmp_path: Path
 ):
-    shipped = subprocess.run([str(installed), "-c", "from conformance.paths import shipped_dir; "
+    shipped = subprocess.run([str(installed), "-c", "from conformance.engine.paths import shipped_dir; "
                               "print(shipped_dir('scenarios')); print(shipped_dir('profiles'))"],
                              cwd=tmp_path, capture_output=True, text=True, check=True).stdout.split()
     assert all("site-packages/conformance/shipped" in folder for folder in shipped), shipped

@@ -27,7 +27,7 @@ def cli(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     """`scim-conformance ARGS` in a child process with the distinctive token."""
     env = {k: v for k, v in os.environ.items() if k not in ("SCIM_CONFORMANCE_RUN_ID", "PYTEST_ADDOPTS")}
     env["SCIM_TOKEN"] = DISTINCTIVE_TOKEN
-    return subprocess.run([sys.executable, "-m", "conformance.cli", *args], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "conformance", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 

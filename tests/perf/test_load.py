@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from conformance.embedded import EmbeddedServer
+from conformance.engine.embedded import EmbeddedServer
 from tests.perf.support import cli, contents, profile_for
 
 

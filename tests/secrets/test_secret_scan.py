@@ -11,7 +11,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from conformance.embedded import EmbeddedServer
+from conformance.engine.embedded import EmbeddedServer
 from tests.support.runs import DISTINCTIVE_TOKEN, REPO, everything_written, run_scenarios
 
 PASSWORD = "Pw-9f8e7d6c-Distinctive!"

@@ -82,7 +82,7 @@ def scenario_items(*folders: Path) -> dict[str, list[str]]:
 
 def known_failures(items: dict[str, list[str]]) -> dict[str, str]:
     """'id[idp]' -> reason, for the items the shipped embedded profile lists as known deviations."""
-    from conformance.profiles import load_target_profile
+    from conformance.engine.profiles import load_target_profile
 
     profile = load_target_profile(REPO / "profiles" / "targets" / "embedded.yaml")
     return {f"{scenario_id}[{idp}]": reason for scenario_id, idps in items.items() for idp in idps

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.allure_writer import BackgroundFileLogger, Deferred
+from conformance.reporting.allure_writer import BackgroundFileLogger, Deferred
 
 pytestmark = pytest.mark.timeout(60)
 

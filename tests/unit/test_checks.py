@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from conformance.checks import CHECKS, CheckFailed
-from conformance.exchange import NOT_JSON, Exchange, Received, Sent
+from conformance.engine.checks import CHECKS, CheckFailed
+from conformance.engine.exchange import NOT_JSON, Exchange, Received, Sent
 
 SCIM_JSON = (("Content-Type", "application/scim+json"),)
 LIST_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -376,7 +376,7 @@ def test_the_json_checks_quick_verdict_agrees_with_its_messages():
     # disagree, or a passing body would be reported as failing (or the reverse).
     import random
 
-    from conformance.checks.body import _contains, _mismatch
+    from conformance.engine.checks.body import _contains, _mismatch
 
     rng = random.Random(7643)
     disagreements, matches = [], 0

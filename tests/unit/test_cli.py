@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "conformance.cli", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "conformance", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=60, check=False)
 
 
@@ -124,8 +124,8 @@ def test_lint_of_one_steps_file_checks_its_folder_together(tmp_path: Path):
 def test_insecure_copies_the_target_with_verification_off_and_removes_the_copy(tmp_path: Path):
     import yaml
 
-    from conformance.cli import _insecure_target
-    from conformance.profiles import load_target_profile
+    from conformance.commands.cli import _insecure_target
+    from conformance.engine.profiles import load_target_profile
 
     with _insecure_target("https://scim.example.com/scim/v2?aadOptscim062020", None) as spec:
         copy = Path(spec)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.conditions import ConditionError, parse_condition
+from conformance.engine.conditions import ConditionError, parse_condition
 
 KNOWN = ("patch", "links_by_email", "unique_emails", "delete_users")
 

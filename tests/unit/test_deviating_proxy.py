@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance.embedded import EmbeddedServer
+from conformance.engine.embedded import EmbeddedServer
 from tests.support.deviating_proxy import (
     CATALOGUE,
     DeviatingProxy,

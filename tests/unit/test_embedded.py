@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conformance import embedded
-from conformance.embedded import (
+from conformance.engine import embedded
+from conformance.engine.embedded import (
     EmbeddedServer,
     EmbeddedServerError,
     EmbeddedServerUnavailable,
@@ -271,7 +271,7 @@ def _run_parent(script: str) -> tuple[int, subprocess.CompletedProcess[str]]:
 def test_atexit_stops_a_server_the_parent_forgot() -> None:
     pid, done = _run_parent(
         """
-        from conformance.embedded import start_embedded
+        from conformance.engine.embedded import start_embedded
         print(start_embedded().process.pid, flush=True)
         """
     )
@@ -284,7 +284,7 @@ def test_child_dies_when_the_parent_is_sigkilled() -> None:
     pid, done = _run_parent(
         """
         import os, signal
-        from conformance.embedded import start_embedded
+        from conformance.engine.embedded import start_embedded
         srv = start_embedded()
         print(srv.process.pid, srv.log_path, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
@@ -300,7 +300,7 @@ def test_child_dies_when_the_parent_is_sigkilled() -> None:
 def test_cli_prints_the_url_and_reads_the_token_from_env() -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO), EMBEDDED_TEST_TOKEN=TOKEN)
     process = subprocess.Popen(
-        [sys.executable, "-m", "conformance.embedded", "--token-env", "EMBEDDED_TEST_TOKEN"],
+        [sys.executable, "-m", "conformance.engine.embedded", "--token-env", "EMBEDDED_TEST_TOKEN"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

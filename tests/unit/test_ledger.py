@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conformance.exchange import NOT_JSON, Exchange, Received, Sent
-from conformance.ledger import Ledger, LedgerEntry
+from conformance.engine.exchange import NOT_JSON, Exchange, Received, Sent
+from conformance.engine.ledger import Ledger, LedgerEntry
 
 
 def answer(status: int, body: Any = None) -> Exchange:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.errors import ScenarioFileError
-from conformance.profiles import IdpProfile, load_idp_profiles, load_target_profile
-from conformance.scenario.loader import (
+from conformance.engine.errors import ScenarioFileError
+from conformance.engine.profiles import IdpProfile, load_idp_profiles, load_target_profile
+from conformance.engine.scenario.loader import (
     SCENARIO_SUFFIX,
     load_scenario,
     load_shared_steps,

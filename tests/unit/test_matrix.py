@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conformance.allure_meta import categories, environment, ref_links
-from conformance.matrix import Matrix, read_results, validate_matrix, write_matrix
+from conformance.reporting.allure_meta import categories, environment, ref_links
+from conformance.reporting.matrix import Matrix, read_results, validate_matrix, write_matrix
 
 
 def result(folder: Path, scenario: str, idp: str, status: str, level: str = "must", message: str = "",

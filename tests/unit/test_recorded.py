@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from conformance.cli import build_parser
-from conformance.profiles import load_idp_profiles
-from conformance.recorded import Observed, Recording, RecordingError, build_scenario, scenario_id_for
-from conformance.scenario.loader import load_scenario
-from conformance.templating import render
+from conformance.commands.cli import build_parser
+from conformance.engine.profiles import load_idp_profiles
+from conformance.engine.scenario.loader import load_scenario
+from conformance.engine.templating import render
+from conformance.recording.compiler import Observed, Recording, RecordingError, build_scenario, scenario_id_for
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = "http://127.0.0.1:9999/v2"

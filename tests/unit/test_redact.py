@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from conformance.exchange import Exchange, Sent
-from conformance.redact import MASK, Redactor
-from conformance.reproduce import curl_line, format_sent
-from conformance.transport import INVALID_TOKEN, join_url
+from conformance.engine.exchange import Exchange, Sent
+from conformance.engine.redact import MASK, Redactor
+from conformance.engine.transport import INVALID_TOKEN, join_url
+from conformance.reporting.reproduce import curl_line, format_sent
 
 TOKEN = "tok-9f8e7d6c5b4a"
 BASE = "https://scim.example.com/scim/v2"

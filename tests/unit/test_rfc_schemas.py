@@ -1,4 +1,4 @@
-"""The RFC 7643/7644 JSON Schemas of ``conformance.rfc``.
+"""The RFC 7643/7644 JSON Schemas of ``conformance.engine.rfc``.
 
 They are well-formed draft 2020-12 schemas, the real answers of a third-party
 SCIM server (scim2-server) satisfy them, and each deviation from a MUST of the
@@ -23,7 +23,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from conformance.rfc import ID_PREFIX, load_schema, schema_names, validate
+from conformance.engine.rfc import ID_PREFIX, load_schema, schema_names, validate
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"

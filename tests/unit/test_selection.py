@@ -1,6 +1,6 @@
 """`scim-conformance list --target T`: which scenarios run on a target, which are skipped and why.
 
-The plan is computed without a server (conformance.selection); one test checks that it says
+The plan is computed without a server (conformance.pytest_plugin.selection); one test checks that it says
 exactly what a real run against the embedded server does.
 """
 
@@ -11,17 +11,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conformance.embedded import EmbeddedServer
-from conformance.profiles import IdpProfile, load_idp_profiles, load_target_profile
-from conformance.scenario.loader import load_scenario
-from conformance.selection import KNOWN, RUN, SKIP, plan
+from conformance.engine.embedded import EmbeddedServer
+from conformance.engine.profiles import IdpProfile, load_idp_profiles, load_target_profile
+from conformance.engine.scenario.loader import load_scenario
+from conformance.pytest_plugin.selection import KNOWN, RUN, SKIP, plan
 from tests.support.runs import REPO, embedded_target, run_scenarios
 
 SUITES = ("scenarios/rfc", "scenarios/troubleshooting")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "conformance.cli", *args], cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "conformance", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=120, check=False)
 
 

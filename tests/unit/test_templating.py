@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from conformance.fakedata import RunData
-from conformance.templating import TemplateError, referenced_names, render
+from conformance.engine.fakedata import RunData
+from conformance.engine.templating import TemplateError, referenced_names, render
 
 USER = {"userName": "ada@example.com", "age": 36, "active": True, "manager": None}
 SCOPE = {

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from conformance.profiles import TargetProfile
-from conformance.transport import Transport
+from conformance.engine.profiles import TargetProfile
+from conformance.engine.transport import Transport
 
 
 @pytest.fixture

@@ -1,9 +1,0 @@
-"""Checks of a target's answers, registered by name (see `registry`).
-
-Importing this package registers every built-in check.
-"""
-
-from conformance.checks import body, groups, headers, status  # noqa: F401  (registers the checks)
-from conformance.checks.registry import CHECKS, Check, CheckFailed, check
-
-__all__ = ["CHECKS", "Check", "CheckFailed", "check"]

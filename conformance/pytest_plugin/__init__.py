@@ -1,0 +1,1 @@
+"""The pytest plugin: collects `*.scenario.yaml` files as items and runs them with the engine."""

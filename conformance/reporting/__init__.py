@@ -1,0 +1,1 @@
+"""What a run leaves behind: Allure results and attachments, the matrix, the HTML report, certificates."""

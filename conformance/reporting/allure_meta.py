@@ -1,0 +1,107 @@
+"""What the Allure report shows around the tests: links, environment and failure categories.
+
+- `ref_links`: a scenario's `refs` as Allure links (RFC sections to rfc-editor.org, URLs as is);
+- `environment`: `environment.properties` (target URL without secrets, IdP profiles, tool
+  version, what the server advertises in /ServiceProviderConfig);
+- `categories`: `categories.json`, which sorts failures by the `Category:` line of the failure
+  report (see `conformance.engine.runner.failure_category`) and puts harness errors apart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from conformance import __version__
+from conformance.engine.runner import NOT_SCIM, RFC_DEVIATION, idp_category
+
+__all__ = ["categories", "environment", "ref_links", "write_environment_and_categories"]
+
+_RFC_REF = re.compile(r"RFC\s*(\d{4})(?:\s*§\s*([\d.]+\d))?", re.IGNORECASE)
+
+
+def ref_links(refs: Iterable[str]) -> list[tuple[str, str]]:
+    """(name, url) for each ref that points somewhere: `RFC 7644 §3.3`, or a URL."""
+    links: list[tuple[str, str]] = []
+    for ref in refs:
+        if ref.startswith(("http://", "https://")):
+            links.append((ref, ref))
+            continue
+        for match in _RFC_REF.finditer(ref):
+            number, section = match.groups()
+            url = f"https://www.rfc-editor.org/rfc/rfc{number}" + (f"#section-{section}" if section else "")
+            links.append((match.group(0), url))
+    return list(dict.fromkeys(links))
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+def _flatten(value: Any, prefix: str) -> dict[str, str]:
+    if isinstance(value, dict):
+        flat: dict[str, str] = {}
+        for key, item in value.items():
+            if key in ("schemas", "meta"):
+                continue
+            flat.update(_flatten(item, f"{prefix}.{key}"))
+        return flat
+    if isinstance(value, list):
+        names = [str(i.get("type") or i.get("name")) if isinstance(i, dict) else str(i) for i in value]
+        return {prefix: ", ".join(names)}
+    return {prefix: json.dumps(value) if isinstance(value, bool) else str(value)}
+
+
+def environment(
+    target_url: str | None, target_id: str, idps: Iterable[str], service_provider_config: Any
+) -> dict[str, str]:
+    """The lines of environment.properties (values already free of secrets)."""
+    env = {
+        "scim-conformance": __version__,
+        "target": _without_userinfo(target_url) if target_url else "(none)",
+        "target.profile": target_id,
+        "idp.profiles": ", ".join(sorted(idps)),
+    }
+    if isinstance(service_provider_config, dict):
+        env.update(_flatten(service_provider_config, "serviceProviderConfig"))
+    else:
+        env["serviceProviderConfig"] = str(service_provider_config)
+    return env
+
+
+def categories(idp_families: Iterable[str]) -> list[dict[str, Any]]:
+    """Allure categories, most specific first (a result goes into the first that matches)."""
+    def by_line(name: str) -> dict[str, Any]:
+        return {"name": name, "matchedStatuses": ["failed"],
+                "messageRegex": f"(?s).*Category: {re.escape(name)}.*"}
+
+    return [
+        by_line(NOT_SCIM),
+        by_line(RFC_DEVIATION),
+        *(by_line(idp_category(family)) for family in sorted(set(idp_families))),
+        {"name": "harness or scenario error", "matchedStatuses": ["broken"]},
+    ]
+
+
+def _escape(text: str) -> str:
+    # java.util.Properties: backslashes, and separators in keys, must be escaped.
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def write_environment_and_categories(
+    results_dir: Path, env: dict[str, str], idp_families: Iterable[str]
+) -> None:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    lines = [f"{_escape(k).replace('=', chr(92) + '=').replace(':', chr(92) + ':')}={_escape(v)}"
+             for k, v in env.items()]
+    (results_dir / "environment.properties").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (results_dir / "categories.json").write_text(
+        json.dumps(categories(idp_families), indent=2), encoding="utf-8")
