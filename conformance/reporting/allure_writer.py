@@ -1,17 +1,22 @@
-"""Allure attachment files written by a process of their own, while the run waits for the server.
+"""Allure results written by a process of their own, while the run waits for the server.
 
 A run attaches the text of every exchange: some 1,500 files for the shipped suite. allure-pytest
 writes each file in the test's thread (create a temporary file, write, rename), and creating a
 file costs from 0.04 to 0.9 ms on the same disk from one minute to the next: that was the
 largest part of the harness's own time (docs/performance.md). A writer thread did not help: it
 shares the interpreter lock with the test's thread, and each of its system calls hands the lock
-back and forth. `BackgroundFileLogger` takes the place of allure-pytest's `AllureFileLogger` for
-the session and passes attachments through a pipe to a child process
-(`conformance.reporting.exchange_writer`), which writes the files; an `ExchangeBody` (the exchange itself)
-is rendered there too, with the redactor's secrets sent ahead of it. Any other `Deferred` body is
-rendered here, and only when written (nothing is rendered when no Allure results are written).
-Test results and containers go to the child too, pickled: it turns them into JSON and writes them
-(that was a tenth of pytest's own time per test).
+back and forth.
+
+`BackgroundFileLogger` is an allure-commons plugin: it implements the reporting hooks that
+allure-commons declares for the loggers that write results (`report_result`, `report_container`,
+`report_globals`, `report_attached_data`, `report_attached_file`), and `install` registers it in
+place of the file logger allure-pytest registers for `--alluredir`. It passes what it is given
+through a pipe to a child process (`conformance.reporting.exchange_writer`), which writes the
+files; an `ExchangeBody` (the exchange itself) is rendered there too, with the redactor's secrets
+sent ahead of it. Any other `Deferred` body is rendered here, and only when written (nothing is
+rendered when no Allure results are written). Test results and containers go to the child too,
+pickled: it turns them into Allure's JSON and writes them (that was a tenth of pytest's own time
+per test).
 
 Nothing is lost: the pipe is bounded (the test's thread waits when the writer falls behind),
 `drain()` waits until the child has written every file and reports the files it could not
@@ -21,7 +26,9 @@ write, and if the child is gone the files are written in this process instead.
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
+import shutil
 import subprocess
 import sys
 import uuid
@@ -35,11 +42,15 @@ from allure_commons.logger import AllureFileLogger
 
 from conformance.engine.exchange import Exchange
 from conformance.engine.redact import Redactor
-from conformance.reporting.exchange_writer import FRAME, exchange_fields
+from conformance.reporting.exchange_writer import FRAME, exchange_fields, result_json
 from conformance.reporting.reproduce import format_exchange
 
-__all__ = ["BackgroundFileLogger", "Deferred", "ExchangeBody", "install"]
+__all__ = ["CONTAINER_FILE", "GLOBALS_FILE", "RESULT_FILE", "BackgroundFileLogger", "Deferred", "ExchangeBody",
+           "install"]
 
+# File names of Allure's result format, as allure-commons names them (model2's patterns; the globals
+# file is newer than the oldest allure-commons this package accepts).
+RESULT_FILE, CONTAINER_FILE, GLOBALS_FILE = "{prefix}-result.json", "{prefix}-container.json", "{prefix}-globals.json"
 _PIPE_BYTES = 1 << 20  # up to a few hundred attachments in flight
 # The package's folder on the child's path first: the child imports the same code as this process
 # whether it is installed, installed in editable mode, or run from a source tree.
@@ -66,22 +77,43 @@ class ExchangeBody(Deferred):
         self.exchange, self.redactor, self.token_env = exchange, redactor, token_env
 
 
-class BackgroundFileLogger(AllureFileLogger):
-    """`AllureFileLogger` whose attachment files are written by a child process."""
+class BackgroundFileLogger:
+    """Writes the Allure results reported through allure-commons' hooks to `report_dir`, by a child process."""
 
     def __init__(self, report_dir: str | Path) -> None:
-        super().__init__(report_dir, clean=False)  # allure-pytest has already cleaned it if asked
+        self.report_dir = Path(report_dir).absolute()  # allure-pytest has already cleaned it if asked
+        self.report_dir.mkdir(parents=True, exist_ok=True)
         self.failed = 0
         self.first_error: str | None = None
         package_parent = str(Path(__file__).resolve().parents[2])
         self._child: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(self._report_dir), package_parent],
+            [sys.executable, "-c", _CHILD, str(self.report_dir), package_parent],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1 << 16)
         self._secrets_sent: dict[int, int] = {}  # redactor id -> how many of its secrets went ahead
         with contextlib.suppress(ImportError, OSError, AttributeError):  # Linux only; the default is 64 kB
             import fcntl
 
             fcntl.fcntl(self._child.stdin.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)  # type: ignore[union-attr]
+
+    @allure_commons.hookimpl
+    def report_result(self, result: Any) -> None:
+        self._write_item(result, RESULT_FILE)
+
+    @allure_commons.hookimpl
+    def report_container(self, container: Any) -> None:
+        self._write_item(container, CONTAINER_FILE)
+
+    @allure_commons.hookimpl
+    def report_globals(self, globals_item: Any) -> None:
+        self._write_item(globals_item, GLOBALS_FILE)
+
+    @allure_commons.hookimpl
+    def report_attached_file(self, source: Any, file_name: str) -> None:
+        # Copied here, at once: the source may be a temporary file that is gone once the test returns.
+        try:
+            shutil.copy2(source, self.report_dir / file_name)
+        except OSError as exc:
+            self._count(file_name, exc)
 
     @allure_commons.hookimpl
     def report_attached_data(self, body: Any, file_name: str) -> None:
@@ -102,21 +134,25 @@ class BackgroundFileLogger(AllureFileLogger):
             return
         if self._send(_frame(b"F", file_name, data)):
             return
+        self._write_here(file_name, data)
+
+    def _write_item(self, item: Any, file_name: str) -> None:
+        """A test result, container or globals: written by the child, or here if there is none."""
+        name = file_name.format(prefix=uuid.uuid4())
+        if self._child is not None and self._send(_frame(b"R", name, pickle.dumps(item, pickle.HIGHEST_PROTOCOL))):
+            return
         try:
-            (self._report_dir / file_name).write_bytes(data)
+            data = result_json(item)
+        except Exception as exc:  # an unserialisable result is counted, like a file that could not be written
+            self._count(name, exc)
+            return
+        self._write_here(name, data)
+
+    def _write_here(self, file_name: str, data: bytes) -> None:
+        try:
+            (self.report_dir / file_name).write_bytes(data)
         except OSError as exc:
             self._count(file_name, exc)
-
-    def _report_item(self, item: Any) -> None:
-        """A test result or container: written by the child, or here if there is none."""
-        if self._child is not None:
-            name = item.file_pattern.format(prefix=uuid.uuid4())
-            if self._send(_frame(b"R", name, pickle.dumps(item, pickle.HIGHEST_PROTOCOL))):
-                return
-        try:
-            super()._report_item(item)
-        except OSError as exc:
-            self._count(getattr(item, "uuid", "(result)"), exc)
 
     def _send(self, frames: bytes) -> bool:
         """True when the writer process took `frames`; False when there is none (any more)."""
@@ -166,15 +202,17 @@ def _frame(kind: bytes, name: str, body: bytes) -> bytes:
 def install(config: pytest.Config) -> BackgroundFileLogger | None:
     """Put a `BackgroundFileLogger` in place of allure-pytest's file logger for this session.
 
-    Call after allure-pytest's own `pytest_configure`. Returns None (and changes nothing) when
-    Allure results are not written in this process, or allure-pytest's logger is not found.
+    Call after allure-pytest's own `pytest_configure`, which registers an `AllureFileLogger` for
+    `--alluredir`. Returns None (and changes nothing) when Allure results are not written in this
+    process, or allure-pytest's logger is not found.
     """
+    report_dir = config.getoption("allure_report_dir", None)
     manager = allure_commons.plugin_manager
     original = next((p for p in manager.get_plugins() if type(p) is AllureFileLogger), None)
-    if original is None:
+    if not report_dir or original is None:
         return None
     name = manager.get_name(original)
-    background = BackgroundFileLogger(original._report_dir)
+    background = BackgroundFileLogger(os.path.abspath(report_dir))  # as allure-pytest resolves it
     manager.unregister(original)
     manager.register(background, name=name)
 

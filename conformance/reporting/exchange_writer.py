@@ -1,6 +1,6 @@
 """The attachment writer process: renders exchanges and writes Allure attachment files.
 
-Started by `conformance.reporting.allure_writer` (``python -I -m conformance.reporting.exchange_writer FOLDER``) and
+Started by `conformance.reporting.allure_writer` (a ``python -c`` that calls `main(FOLDER)`) and
 fed through its standard input, so that the test's process spends its time on the scenarios:
 rendering an exchange for display (redaction, pretty-printed JSON, the curl line) and creating
 its file happen here, on another core, while the run waits for the server.
@@ -11,8 +11,9 @@ Frames: a kind byte, the length of the name, the length of the body, the name, t
   b"F"  a file: the body is written as it is, to FOLDER/name.
   b"X"  an exchange: the body is a pickled tuple of plain values (`exchange_fields`); its text
         (request, response, curl line) is rendered here and written to FOLDER/name.
-  b"R"  an Allure test result or container (allure-commons model object), pickled: written to
-        FOLDER/name as allure-commons' own `AllureFileLogger` writes it.
+  b"R"  an Allure test result, container or globals (allure-commons model object), pickled:
+        written to FOLDER/name as Allure's JSON, byte for byte what allure-commons' file logger
+        writes (`result_json`).
 When the input ends, one line is printed: the number of files that could not be written, a tab,
 and the first error.
 """
@@ -31,7 +32,7 @@ from conformance.engine.exchange import NOT_JSON, Exchange, Received, Sent
 from conformance.engine.redact import Redactor
 from conformance.reporting.reproduce import format_exchange
 
-__all__ = ["FRAME", "exchange_fields", "main"]
+__all__ = ["FRAME", "exchange_fields", "main", "result_json"]
 
 FRAME = struct.Struct("<cII")  # kind, length of the name, length of the body
 
@@ -53,9 +54,10 @@ def _exchange(fields: tuple[Any, ...]) -> tuple[Exchange, str]:
     return Exchange(Sent(method, url, headers, body), received, error), token_env
 
 
-def _result_json(item: Any) -> bytes:
-    """An Allure model object as allure-commons' `AllureFileLogger._report_item` writes it."""
-    from attr import asdict
+def result_json(item: Any) -> bytes:
+    """An allure-commons model object as Allure's JSON: the fields that are set (False counts as
+    set), indented when ALLURE_INDENT_OUTPUT is set, as allure-commons' file logger writes them."""
+    from attr import asdict  # allure-commons' model objects are attrs classes
 
     indent = 4 if os.environ.get("ALLURE_INDENT_OUTPUT") else None
     data = asdict(item, filter=lambda _, v: v or v is False)
@@ -85,7 +87,7 @@ def main(folder: str) -> int:
                 exchange, token_env = _exchange(pickle.loads(body))
                 body = format_exchange(exchange, redactor, token_env).encode("utf-8")
             elif kind == b"R":
-                body = _result_json(pickle.loads(body))
+                body = result_json(pickle.loads(body))
             # Straight to its final name: nothing reads allure-results before the session ends,
             # and the session's end waits for this process.
             with open(os.path.join(folder, name), "wb") as out:

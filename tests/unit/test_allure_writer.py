@@ -123,3 +123,92 @@ def test_results_and_containers_are_written_as_allure_commons_writes_them(
         (mine,), (expected,) = list(ours.glob(pattern)), list(theirs.glob(pattern))
         assert mine.read_bytes() == expected.read_bytes()
     assert not list(ours.glob("*.tmp"))
+
+
+def test_results_written_in_process_when_the_writer_is_gone_are_those_allure_commons_writes(
+    tmp_path: Path,
+):
+    from allure_commons.logger import AllureFileLogger
+    from allure_commons.model2 import GlobalError, Globals, Status, TestResult
+
+    result = TestResult(uuid="r2", name="entra-delete-user[entra]", status=Status.PASSED, start=1, stop=2)
+    globals_item = Globals(errors=[GlobalError(message="no token", timestamp=3)])
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    logger = BackgroundFileLogger(ours)
+    assert logger.drain() is None  # from here on, every file is written in this process
+    logger.report_result(result)
+    logger.report_globals(globals_item)
+    assert logger.drain() is None
+    reference = AllureFileLogger(theirs)
+    reference.report_result(result)
+    reference.report_globals(globals_item)
+    for pattern in ("*-result.json", "*-globals.json"):
+        (mine,), (expected,) = list(ours.glob(pattern)), list(theirs.glob(pattern))
+        assert mine.read_bytes() == expected.read_bytes()
+
+
+def test_an_attached_file_is_copied(tmp_path: Path):
+    source = tmp_path / "source.txt"
+    source.write_text("a file attached by path", encoding="utf-8")
+    logger = BackgroundFileLogger(tmp_path / "results")
+    logger.report_attached_file(source=source, file_name="c-attachment.txt")
+    assert logger.drain() is None
+    assert (tmp_path / "results" / "c-attachment.txt").read_text(encoding="utf-8") == "a file attached by path"
+
+
+def test_the_logger_implements_only_hooks_allure_commons_declares():
+    """Allure results go through allure-commons' public reporting hooks, nothing of its loggers' own."""
+    import allure_commons
+    from allure_commons.logger import AllureFileLogger
+
+    assert not issubclass(BackgroundFileLogger, AllureFileLogger)
+    hooks = [name for name in dir(BackgroundFileLogger) if name.startswith("report_")]
+    assert set(hooks) == {"report_result", "report_container", "report_globals", "report_attached_data",
+                          "report_attached_file"}
+    for name in hooks:
+        assert getattr(allure_commons.plugin_manager.hook, name).spec is not None, name
+
+
+def test_install_takes_the_place_of_allure_pytests_logger_for_the_session_only(tmp_path: Path):
+    import allure_commons
+    from allure_commons.logger import AllureFileLogger
+
+    from conformance.reporting.allure_writer import install
+
+    class Config:
+        """What `install` uses of pytest's config."""
+
+        def __init__(self) -> None:
+            self.cleanups: list[object] = []
+
+        def getoption(self, name: str, default: object = None) -> object:
+            return str(tmp_path / "results") if name == "allure_report_dir" else default
+
+        def add_cleanup(self, cleanup: object) -> None:
+            self.cleanups.append(cleanup)
+
+    manager = allure_commons.plugin_manager
+    original = AllureFileLogger(tmp_path / "results")
+    manager.register(original, name="allure-file-logger")
+    try:
+        config = Config()
+        background = install(config)  # type: ignore[arg-type]
+        assert isinstance(background, BackgroundFileLogger)
+        assert background.report_dir == tmp_path / "results"
+        assert manager.get_plugin("allure-file-logger") is background and not manager.is_registered(original)
+        (restore,) = config.cleanups
+        restore()  # type: ignore[operator]
+        assert manager.get_plugin("allure-file-logger") is original and not manager.is_registered(background)
+    finally:
+        for plugin in (original,):
+            if manager.is_registered(plugin):
+                manager.unregister(plugin)
+
+
+def test_the_file_names_are_those_of_allure_commons():
+    from allure_commons.model2 import Globals, TestResult, TestResultContainer
+
+    from conformance.reporting.allure_writer import CONTAINER_FILE, GLOBALS_FILE, RESULT_FILE
+
+    assert (RESULT_FILE, CONTAINER_FILE, GLOBALS_FILE) == (
+        TestResult.file_pattern, TestResultContainer.file_pattern, Globals.file_pattern)
