@@ -97,11 +97,34 @@ def test_ctrl_c_to_the_process_group_does_not_stop_the_writer(tmp_path: Path):
     assert (tmp_path / "after-attachment.txt").read_text(encoding="utf-8") == "after"
 
 
+def _written_by_both(
+    tmp_path: Path, reports: list[tuple[str, object]], *, in_process: bool = False
+) -> tuple[Path, Path]:
+    """The folders a `BackgroundFileLogger` and allure-commons' own file logger write for the same
+    hook calls (`reports`: hook name, item)."""
+    from allure_commons.logger import AllureFileLogger
+
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    logger, reference = BackgroundFileLogger(ours), AllureFileLogger(theirs)
+    if in_process:
+        assert logger.drain() is None  # from here on, every file is written in this process
+    for hook, item in reports:
+        getattr(logger, hook)(item)
+        getattr(reference, hook)(item)
+    assert logger.drain() is None
+    return ours, theirs
+
+
+def _assert_same_files(ours: Path, theirs: Path, patterns: tuple[str, ...]) -> None:
+    for pattern in patterns:
+        (mine,), (expected,) = list(ours.glob(pattern)), list(theirs.glob(pattern))
+        assert mine.read_bytes() == expected.read_bytes()
+
+
 @pytest.mark.parametrize("indent", ["", "1"])
 def test_results_and_containers_are_written_as_allure_commons_writes_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, indent: str
 ):
-    from allure_commons.logger import AllureFileLogger
     from allure_commons.model2 import Label, Parameter, Status, StatusDetails, TestResult, TestResultContainer
 
     monkeypatch.setenv("ALLURE_INDENT_OUTPUT", indent)  # the child inherits it, as in a run
@@ -111,40 +134,20 @@ def test_results_and_containers_are_written_as_allure_commons_writes_them(
         labels=[Label(name="suite", value="okta")], parameters=[Parameter(name="idp", value="okta")],
     )
     container = TestResultContainer(uuid="c1", children=["r1"], befores=[])
-    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
-    logger = BackgroundFileLogger(ours)
-    logger.report_result(result)
-    logger.report_container(container)
-    assert logger.drain() is None
-    reference = AllureFileLogger(theirs)
-    reference.report_result(result)
-    reference.report_container(container)
-    for pattern in ("*-result.json", "*-container.json"):
-        (mine,), (expected,) = list(ours.glob(pattern)), list(theirs.glob(pattern))
-        assert mine.read_bytes() == expected.read_bytes()
+    ours, theirs = _written_by_both(tmp_path, [("report_result", result), ("report_container", container)])
+    _assert_same_files(ours, theirs, ("*-result.json", "*-container.json"))
     assert not list(ours.glob("*.tmp"))
 
 
-def test_results_written_in_process_when_the_writer_is_gone_are_those_allure_commons_writes(
-    tmp_path: Path,
-):
-    from allure_commons.logger import AllureFileLogger
+@pytest.mark.parametrize("in_process", [False, True], ids=["writer process", "writer gone"])
+def test_globals_and_results_written_here_are_those_allure_commons_writes(tmp_path: Path, in_process: bool):
     from allure_commons.model2 import GlobalError, Globals, Status, TestResult
 
     result = TestResult(uuid="r2", name="entra-delete-user[entra]", status=Status.PASSED, start=1, stop=2)
     globals_item = Globals(errors=[GlobalError(message="no token", timestamp=3)])
-    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
-    logger = BackgroundFileLogger(ours)
-    assert logger.drain() is None  # from here on, every file is written in this process
-    logger.report_result(result)
-    logger.report_globals(globals_item)
-    assert logger.drain() is None
-    reference = AllureFileLogger(theirs)
-    reference.report_result(result)
-    reference.report_globals(globals_item)
-    for pattern in ("*-result.json", "*-globals.json"):
-        (mine,), (expected,) = list(ours.glob(pattern)), list(theirs.glob(pattern))
-        assert mine.read_bytes() == expected.read_bytes()
+    ours, theirs = _written_by_both(tmp_path, [("report_result", result), ("report_globals", globals_item)],
+                                    in_process=in_process)
+    _assert_same_files(ours, theirs, ("*-result.json", "*-globals.json"))
 
 
 def test_an_attached_file_is_copied(tmp_path: Path):
