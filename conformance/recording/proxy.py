@@ -1,4 +1,4 @@
-"""`scim-conformance record`: a recording reverse proxy between an IdP and a SCIM server.
+"""The recording reverse proxy behind `scim-conformance record`: it stands between an IdP and a SCIM server.
 
 The IdP (or any SCIM client) is pointed at the recorder instead of the server. Each request is
 forwarded to the target as it came: same method, request target, headers (in their order and
@@ -11,18 +11,16 @@ Every client connection is served by its own thread, with its own keep-alive con
 target, so an IdP's parallel requests stay parallel. Each request gets a sequence number the
 moment its head has been read; the scenario lists requests in that order of arrival.
 
-When the recording stops (Ctrl-C, SIGTERM, --max-requests, --duration), the exchanges become a
-scenario (`conformance.recording.compiler`): secrets are never written, neither to the scenario nor to the
-log, which has one line per request with credentials and secret query values masked.
+What was recorded (`Recorder.exchanges()`, a list of `Observed`) becomes a scenario through
+`conformance.recording.compiler`. Secrets are never written to the log, which has one line per
+request with credentials and secret query values masked.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import http.client
 import select
-import signal
 import ssl
 import sys
 import threading
@@ -32,21 +30,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from conformance.engine.redact import MASK, SENSITIVE_HEADERS, Redactor
-from conformance.recording.compiler import (
-    HOP_BY_HOP,
-    Observed,
-    Recording,
-    RecordingError,
-    build_scenario,
-    scenario_id_for,
-)
+from conformance.recording.observed import HOP_BY_HOP, Observed
 
-__all__ = ["Recorder", "add_parser", "without_userinfo", "write_recording"]
+__all__ = ["MAX_RECORDED_BODY", "Recorder"]
 
 MAX_RECORDED_BODY = 10 * 1024 * 1024  # per body; the rest still passes through, unrecorded
 _CHUNK = 64 * 1024
@@ -494,286 +484,3 @@ def _shown_target(target: str, redactor: Redactor) -> str:
         else:
             shown.append(piece)
     return redactor.text(f"{path}?{'&'.join(shown)}")
-
-
-# --------------------------------------------------------------------------- writing the file
-
-
-def write_recording(
-    exchanges: list[Observed],
-    out: Path,
-    *,
-    base_url: str,
-    idp: str,
-    keep_values: bool,
-    header: list[str],
-    scenario_id: str | None = None,
-    title: str | None = None,
-) -> Recording:
-    """Build the scenario and write it to `out` (folders created). Raises RecordingError."""
-    recording = build_scenario(
-        exchanges, base_url=base_url, scenario_id=scenario_id or scenario_id_for(out.name), idp=idp,
-        keep_values=keep_values, title=title, header=header,
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(recording.text, encoding="utf-8")
-    return recording
-
-
-def lint_written(out: Path) -> list[str]:
-    """The lint problems of the written file (none expected), as `path:line: message` lines."""
-    from conformance.engine.errors import ScenarioFileError
-    from conformance.engine.paths import find_profiles_dir
-    from conformance.engine.profiles import load_idp_profiles
-    from conformance.engine.scenario.loader import load_scenario
-
-    try:
-        load_scenario(out, load_idp_profiles(find_profiles_dir(out.parent)))
-    except ScenarioFileError as exc:
-        return [str(problem) for problem in exc.problems]
-    return []
-
-
-def check_output(out: Path, force: bool) -> str | None:
-    """Why `out` cannot be written, or None."""
-    if not out.name.endswith(".scenario.yaml"):
-        return f"--out {out}: a scenario file name must end in .scenario.yaml"
-    if out.exists() and not force:
-        return f"--out {out}: the file exists (pass --force to replace it)"
-    return None
-
-
-def check_idp(idp: str, out: Path) -> str | None:
-    """Why `--idp` is not a known IdP profile, or None."""
-    from conformance.engine.errors import HarnessError, ScenarioFileError
-    from conformance.engine.paths import find_profiles_dir
-    from conformance.engine.profiles import load_idp_profiles
-
-    try:
-        known = load_idp_profiles(find_profiles_dir(out.resolve().parent))
-    except (HarnessError, ScenarioFileError) as exc:
-        return f"cannot load the IdP profiles: {exc}"
-    if idp not in known:
-        return f"--idp {idp}: unknown IdP profile (known: {', '.join(sorted(known))})"
-    return None
-
-
-def report_written(recording: Recording, out: Path, seen: int, target_hint: str) -> int:
-    """Print what was written and how to replay it; the exit status."""
-    print(f"Wrote {out}: {recording.steps} step(s) from {seen} request(s)")
-    for line in recording.left_out:
-        print(f"  left out: {line}")
-    for line in recording.notes:
-        print(f"  note: {line}")
-    problems = lint_written(out)
-    if problems:
-        print("lint found problems in the written file:", file=sys.stderr)
-        for problem in problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
-    print("lint: no problems")
-    print(f"Replay: scim-conformance run --target {target_hint} {out}")
-    return 0
-
-
-# --------------------------------------------------------------------------- the command
-
-
-def _listen_address(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep:
-        host, port = "127.0.0.1", text
-    host = host.strip("[]") or "127.0.0.1"
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected HOST:PORT, e.g. 127.0.0.1:8080 (port 0: any free port)")
-    return host, int(port)
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 1")
-    return int(text)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of seconds above 0")
-    return value
-
-
-def _resolve(spec: str) -> tuple[str, bool | str, bool, str]:
-    """(base URL, TLS verify, embedded?, what to show) for --target: URL, profile, or 'embedded'."""
-    from conformance.engine.errors import HarnessError
-    from conformance.engine.paths import find_profiles_dir
-    from conformance.engine.profiles import resolve_target
-
-    try:
-        profiles: Path | None = find_profiles_dir()
-    except HarnessError:
-        profiles = None
-    target = resolve_target(spec, profiles)
-    return target.base_url or "", target.verify_tls, bool(target.embedded), spec
-
-
-def cmd_record(args: argparse.Namespace) -> int:
-    from conformance.engine.errors import HarnessError
-
-    out = Path(args.out)
-    problem = check_output(out, args.force) or check_idp(args.idp, out)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
-    try:
-        base_url, verify, embedded, shown = _resolve(args.target)
-    except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.insecure:
-        verify = False
-    server = None
-    if embedded:
-        from conformance.engine.embedded import EmbeddedServerError, EmbeddedServerUnavailable, start_embedded
-
-        try:
-            server = start_embedded(None)  # accepts any token: the IdP sends its own
-        except (EmbeddedServerError, EmbeddedServerUnavailable) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        base_url = server.base_url
-    log_file = open(args.log, "a", encoding="utf-8") if args.log else None
-    try:
-        recorder = Recorder(base_url, args.listen, verify=verify, max_requests=args.max_requests,
-                            log=log_file, echo=sys.stderr if args.verbose else None)
-        try:
-            recorder.start()
-        except OSError as exc:
-            print(f"error: cannot listen on {args.listen[0]}:{args.listen[1]}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
-        where = recorder.url
-        print(f"Recording: point the IdP at {where}", flush=True)
-        if args.listen[0] not in ("127.0.0.1", "::1", "localhost"):
-            print(f"  warning: listening on {args.listen[0]} over plain HTTP: the IdP's token crosses the network "
-                  "in clear unless a TLS tunnel or proxy terminates in front of it", file=sys.stderr, flush=True)
-        print(f"  forwarding to {Redactor().text(without_userinfo(base_url))}"
-              + (" (embedded scim2-server, accepts any token)" if embedded else ""), flush=True)
-        bounds = [f"{args.max_requests} request(s)" if args.max_requests else "",
-                  f"{args.duration:g} s" if args.duration else ""]
-        bounded = " or ".join(b for b in bounds if b)
-        print(f"  stop with Ctrl-C or SIGTERM{'; stops by itself after ' + bounded if bounded else ''}; "
-              f"then {out} is written", flush=True)
-        _wait(recorder, args.duration)
-        recorder.stop()
-        exchanges = recorder.exchanges()
-        print(f"\nStopped: {recorder.seen} request(s) seen, {len(exchanges)} recorded"
-              + (f", {recorder.unanswered} not answered by the target" if recorder.unanswered else "")
-              + (f", {recorder.incomplete} still in flight (not recorded)" if recorder.incomplete else ""))
-        if not exchanges:
-            print("Nothing was recorded: no file written.", file=sys.stderr)
-            return 1
-        header = [
-            f"Recorded by `scim-conformance record` from {_stamp(recorder.started_at)} "
-            f"to {_stamp(recorder.stopped_at)}",
-            f"Target: {without_userinfo(base_url) if not embedded else 'embedded scim2-server ' + base_url}"
-            f" (the recorder listened on {where})",
-            f"Requests: {recorder.seen} seen, {len(exchanges)} recorded",
-        ]
-        try:
-            recording = write_recording(exchanges, out, base_url=base_url, idp=args.idp,
-                                        keep_values=args.keep_values, header=header, scenario_id=args.id,
-                                        title=args.title)
-        except RecordingError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        return report_written(recording, out, len(exchanges), "embedded" if embedded else without_userinfo(shown))
-    finally:
-        if log_file is not None:
-            log_file.close()
-        if server is not None:
-            from conformance.engine.embedded import stop_embedded
-
-            stop_embedded(server)
-
-
-def _wait(recorder: Recorder, duration: float | None) -> None:
-    """Until Ctrl-C, SIGTERM, the request limit or the duration; signals only set a flag."""
-    stop = threading.Event()
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    deadline = time.monotonic() + duration if duration else None
-    try:
-        while not stop.is_set() and not recorder.limit_reached.is_set():
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            stop.wait(0.2)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _stamp(moment: datetime | None) -> str:
-    return (moment or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def without_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
-
-
-def add_parser(commands: Any) -> argparse.ArgumentParser:
-    """Register `record` on the CLI's subcommands."""
-    parser = commands.add_parser(
-        "record",
-        help="record what an IdP sends (a reverse proxy) and write it as a scenario",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=(
-            "A reverse proxy between an IdP and a SCIM server: point the IdP (its Tenant URL / SCIM\n"
-            "connector base URL) at the address it prints. Every request goes to --target unchanged\n"
-            "and every answer comes back unchanged (only hop-by-hop headers are the proxy's own).\n"
-            "When it stops, it writes one scenario: each request a step expecting the status and the\n"
-            "stable parts of the answer it got; ids and ETags become captures; personal data becomes\n"
-            "generated values (unless --keep-values); Authorization, cookies, passwords and tokens\n"
-            "are never written, to the scenario or to the log."),
-        epilog=(
-            "example:\n"
-            "  scim-conformance record --target https://scim.example.com/scim/v2 --listen 127.0.0.1:8080 \\\n"
-            "      --out scenarios/recorded/entra-sync.scenario.yaml --idp entra\n"
-            "  # point the IdP at http://127.0.0.1:8080/scim/v2 (a tunnel gives it HTTPS), let it sync, Ctrl-C\n"
-            "  scim-conformance run --target https://scim.example.com/scim/v2 \\\n"
-            "      scenarios/recorded/entra-sync.scenario.yaml\n\n"
-            "--target also takes a target profile name or file (for its TLS settings), or 'embedded'\n"
-            "(starts scim2-server on 127.0.0.1, accepting any token). The recorder itself needs no token.\n"
-            "Exit status: 0 when the scenario was written, 1 when nothing was recorded, 2 on usage errors."),
-    )
-    parser.add_argument("--target", "-t", required=True, metavar="URL|PROFILE",
-                        help="the real SCIM server: base URL, target profile name or file, or 'embedded'")
-    parser.add_argument("--listen", type=_listen_address, default=("127.0.0.1", 8080), metavar="HOST:PORT",
-                        help="where the IdP connects (default 127.0.0.1:8080; port 0 picks a free one)")
-    parser.add_argument("--out", "-o", required=True, metavar="FILE",
-                        help="the scenario to write, e.g. scenarios/recorded/NAME.scenario.yaml")
-    parser.add_argument("--idp", default="recorded", metavar="ID",
-                        help="the IdP profile the scenario is replayed as (default: recorded, which adds no "
-                             "headers of its own: every step carries the headers recorded)")
-    parser.add_argument("--keep-values", action="store_true",
-                        help="keep personal data (userName, emails, names, ...) as recorded instead of "
-                             "generating new values; secrets are removed all the same")
-    parser.add_argument("--max-requests", type=_positive_int, metavar="N",
-                        help="stop after recording N requests")
-    parser.add_argument("--duration", type=_positive_float, metavar="SECONDS", help="stop after this long")
-    parser.add_argument("--log", metavar="FILE",
-                        help="append one line per request to FILE (secrets masked)")
-    parser.add_argument("--id", metavar="ID", help="scenario id (default: recorded-<file name>)")
-    parser.add_argument("--title", help="scenario title (default: a summary of the requests)")
-    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
-    parser.add_argument("--insecure", action="store_true", help="do not verify the target's TLS certificate")
-    parser.add_argument("-v", "--verbose", action="store_true", help="print one line per request on stderr")
-    parser.set_defaults(handler=cmd_record)
-    return parser
-

@@ -14,7 +14,8 @@ from conformance.commands.cli import build_parser
 from conformance.engine.profiles import load_idp_profiles
 from conformance.engine.scenario.loader import load_scenario
 from conformance.engine.templating import render
-from conformance.recording.compiler import Observed, Recording, RecordingError, build_scenario, scenario_id_for
+from conformance.recording.compiler import build_scenario, scenario_id_for
+from conformance.recording.observed import Observed, Recording, RecordingError
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = "http://127.0.0.1:9999/v2"
