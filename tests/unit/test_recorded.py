@@ -308,6 +308,25 @@ def test_the_target_base_query_is_not_repeated_in_each_step():
     assert "aadOptscim062020" not in json.dumps(step)
 
 
+def test_a_step_name_stays_short_and_the_rest_goes_to_its_description(tmp_path: Path):
+    operations = [{"op": "replace", "path": f"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:attr{n}",
+                   "value": "x"} for n in range(3)]
+    long_path = "/v2/Users/" + "a" * 90
+    recording, document = build([
+        ex("PATCH", long_path, {"schemas": [PATCH_OP], "Operations": operations}, 204),
+        ex("PATCH", "/v2/Users/short", {"schemas": [PATCH_OP], "Operations": operations[:1]}, 204),
+    ])
+    first, second = document["steps"]
+    assert first["name"] == f"PATCH /Users/{'a' * 60}… → 204"
+    assert len(first["name"]) == 80
+    assert first["description"].splitlines()[0] == f"Sent as PATCH /Users/{'a' * 90} → 204."
+    assert first["description"].splitlines()[1].startswith("Operations: replace urn:")
+    assert len(second["name"]) <= 80 and "description" in second
+    path = tmp_path / "names.scenario.yaml"
+    path.write_text(recording.text, encoding="utf-8")
+    load_scenario(path, load_idp_profiles(REPO / "profiles"))  # the loader's limit on names holds
+
+
 # --------------------------------------------------------------------------- the file
 
 
