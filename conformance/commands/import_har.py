@@ -11,37 +11,31 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from conformance.commands.exit_codes import EXIT_PROBLEMS, EXIT_USAGE
 from conformance.recording.har import HarError, read_har
-from conformance.recording.observed import RecordingError
-from conformance.recording.scenario_file import (
-    check_idp,
-    check_output,
-    report_written,
-    without_userinfo,
-    write_recording,
-)
+from conformance.recording.scenario_file import Destination, save_scenario, without_userinfo
 
 __all__ = ["add_parser", "cmd_import"]
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Turn the HAR file into a scenario; the exit status (0 written, 1 nothing to write, 2 usage)."""
-    out = Path(args.out)
-    problem = check_output(out, args.force) or check_idp(args.idp, out)
+    destination = Destination.from_args(args)
+    problem = destination.problem()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     source = Path(args.har)
     try:
         imported = read_har(source, args.base_url)
     except HarError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     for line in imported.skipped:
         print(f"  skipped: {line}")
     if not imported.exchanges:
         print(f"error: {source}: no entry under {imported.base_url} has an answer: no file written", file=sys.stderr)
-        return 1
+        return EXIT_PROBLEMS
     span = f"{imported.first} to {imported.last}" if imported.first else "unknown times"
     header = [
         f"Imported by `scim-conformance import` from {source.name} (HAR by {imported.creator}), recorded {span}",
@@ -49,14 +43,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"Entries: {len(imported.exchanges) + len(imported.skipped)} read, "
         f"{len(imported.exchanges)} to the SCIM base URL",
     ]
-    try:
-        recording = write_recording(imported.exchanges, out, base_url=imported.base_url, idp=args.idp,
-                                    keep_values=args.keep_values, header=header, scenario_id=args.id,
-                                    title=args.title)
-    except RecordingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return report_written(recording, out, len(imported.exchanges), without_userinfo(imported.base_url))
+    return save_scenario(imported.exchanges, destination, base_url=imported.base_url, header=header,
+                         target_hint=without_userinfo(imported.base_url))
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:

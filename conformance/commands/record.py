@@ -17,16 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from conformance.commands.exit_codes import EXIT_PROBLEMS, EXIT_USAGE
+from conformance.engine.embedded import EmbeddedServerError, EmbeddedServerUnavailable
+from conformance.engine.errors import HarnessError
 from conformance.engine.redact import Redactor
-from conformance.recording.observed import RecordingError
+from conformance.engine.target import Target, open_target, profiles_dir_or_none
 from conformance.recording.proxy import Recorder
-from conformance.recording.scenario_file import (
-    check_idp,
-    check_output,
-    report_written,
-    without_userinfo,
-    write_recording,
-)
+from conformance.recording.scenario_file import Destination, save_scenario, without_userinfo
 
 __all__ = ["add_parser", "cmd_record"]
 
@@ -57,67 +54,36 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _resolve(spec: str) -> tuple[str, bool | str, bool, str]:
-    """(base URL, TLS verify, embedded?, what to show) for --target: URL, profile, or 'embedded'."""
-    from conformance.engine.errors import HarnessError
-    from conformance.engine.paths import find_profiles_dir
-    from conformance.engine.profiles import resolve_target
-
-    try:
-        profiles: Path | None = find_profiles_dir()
-    except HarnessError:
-        profiles = None
-    target = resolve_target(spec, profiles)
-    return target.base_url or "", target.verify_tls, bool(target.embedded), spec
-
-
 def cmd_record(args: argparse.Namespace) -> int:
     """Record until told to stop, then write the scenario; the exit status (0 written, 1 nothing, 2 usage)."""
-    from conformance.engine.errors import HarnessError
-
-    out = Path(args.out)
-    problem = check_output(out, args.force) or check_idp(args.idp, out)
+    destination = Destination.from_args(args)
+    problem = destination.problem()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     try:
-        base_url, verify, embedded, shown = _resolve(args.target)
-    except HarnessError as exc:
+        # The embedded server accepts any token here: the IdP sends its own through the recorder.
+        with open_target(args.target, profiles_dir_or_none(), insecure=args.insecure, prompt=False,
+                         authenticate_embedded=False) as target:
+            return _record(args, target, destination)
+    except (HarnessError, EmbeddedServerError, EmbeddedServerUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.insecure:
-        verify = False
-    server = None
-    if embedded:
-        from conformance.engine.embedded import EmbeddedServerError, EmbeddedServerUnavailable, start_embedded
+        return EXIT_USAGE
 
-        try:
-            server = start_embedded(None)  # accepts any token: the IdP sends its own
-        except (EmbeddedServerError, EmbeddedServerUnavailable) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        base_url = server.base_url
+
+def _record(args: argparse.Namespace, target: Target, destination: Destination) -> int:
+    """Proxy to the started `target` until a stop, then save what was recorded; the exit status."""
+    base_url = target.base_url or ""
     log_file = open(args.log, "a", encoding="utf-8") if args.log else None
     try:
-        recorder = Recorder(base_url, args.listen, verify=verify, max_requests=args.max_requests,
+        recorder = Recorder(base_url, args.listen, verify=target.profile.verify_tls, max_requests=args.max_requests,
                             log=log_file, echo=sys.stderr if args.verbose else None)
         try:
             recorder.start()
         except OSError as exc:
             print(f"error: cannot listen on {args.listen[0]}:{args.listen[1]}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
-        where = recorder.url
-        print(f"Recording: point the IdP at {where}", flush=True)
-        if args.listen[0] not in ("127.0.0.1", "::1", "localhost"):
-            print(f"  warning: listening on {args.listen[0]} over plain HTTP: the IdP's token crosses the network "
-                  "in clear unless a TLS tunnel or proxy terminates in front of it", file=sys.stderr, flush=True)
-        print(f"  forwarding to {Redactor().text(without_userinfo(base_url))}"
-              + (" (embedded scim2-server, accepts any token)" if embedded else ""), flush=True)
-        bounds = [f"{args.max_requests} request(s)" if args.max_requests else "",
-                  f"{args.duration:g} s" if args.duration else ""]
-        bounded = " or ".join(b for b in bounds if b)
-        print(f"  stop with Ctrl-C or SIGTERM{'; stops by itself after ' + bounded if bounded else ''}; "
-              f"then {out} is written", flush=True)
+            return EXIT_USAGE
+        _announce(args, recorder.url, base_url, target.embedded, destination.out)
         _wait(recorder, args.duration)
         recorder.stop()
         exchanges = recorder.exchanges()
@@ -126,29 +92,34 @@ def cmd_record(args: argparse.Namespace) -> int:
               + (f", {recorder.incomplete} still in flight (not recorded)" if recorder.incomplete else ""))
         if not exchanges:
             print("Nothing was recorded: no file written.", file=sys.stderr)
-            return 1
+            return EXIT_PROBLEMS
         header = [
             f"Recorded by `scim-conformance record` from {_stamp(recorder.started_at)} "
             f"to {_stamp(recorder.stopped_at)}",
-            f"Target: {without_userinfo(base_url) if not embedded else 'embedded scim2-server ' + base_url}"
-            f" (the recorder listened on {where})",
+            f"Target: {without_userinfo(base_url) if not target.embedded else 'embedded scim2-server ' + base_url}"
+            f" (the recorder listened on {recorder.url})",
             f"Requests: {recorder.seen} seen, {len(exchanges)} recorded",
         ]
-        try:
-            recording = write_recording(exchanges, out, base_url=base_url, idp=args.idp,
-                                        keep_values=args.keep_values, header=header, scenario_id=args.id,
-                                        title=args.title)
-        except RecordingError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        return report_written(recording, out, len(exchanges), "embedded" if embedded else without_userinfo(shown))
+        hint = "embedded" if target.embedded else without_userinfo(args.target)
+        return save_scenario(exchanges, destination, base_url=base_url, header=header, target_hint=hint)
     finally:
         if log_file is not None:
             log_file.close()
-        if server is not None:
-            from conformance.engine.embedded import stop_embedded
 
-            stop_embedded(server)
+
+def _announce(args: argparse.Namespace, where: str, base_url: str, embedded: bool, out: Path) -> None:
+    """Where to point the IdP, where requests go, and how the recording stops."""
+    print(f"Recording: point the IdP at {where}", flush=True)
+    if args.listen[0] not in ("127.0.0.1", "::1", "localhost"):
+        print(f"  warning: listening on {args.listen[0]} over plain HTTP: the IdP's token crosses the network "
+              "in clear unless a TLS tunnel or proxy terminates in front of it", file=sys.stderr, flush=True)
+    print(f"  forwarding to {Redactor().text(without_userinfo(base_url))}"
+          + (" (embedded scim2-server, accepts any token)" if embedded else ""), flush=True)
+    bounds = [f"{args.max_requests} request(s)" if args.max_requests else "",
+              f"{args.duration:g} s" if args.duration else ""]
+    bounded = " or ".join(b for b in bounds if b)
+    print(f"  stop with Ctrl-C or SIGTERM{'; stops by itself after ' + bounded if bounded else ''}; "
+          f"then {out} is written", flush=True)
 
 
 def _wait(recorder: Recorder, duration: float | None) -> None:

@@ -1,44 +1,79 @@
 """The scenario file a recording becomes: where it may go, writing it, and telling the user about it.
 
-Shared by `scim-conformance record` and `scim-conformance import`: both check `--out` and `--idp`
-before they start, write the scenario the compiler builds, lint it, and print what was written
-and how to replay it.
+Shared by `scim-conformance record` and `scim-conformance import`: both check their destination
+(`--out`, `--idp`) before they start, then `save_scenario` writes what the compiler builds, lints
+it, and prints what was written and how to replay it.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from conformance.recording.compiler import build_scenario, scenario_id_for
-from conformance.recording.observed import Observed, Recording
+from conformance.recording.observed import Observed, Recording, RecordingError
 
-__all__ = ["check_idp", "check_output", "lint_written", "report_written", "without_userinfo", "write_recording"]
+__all__ = ["Destination", "save_scenario", "without_userinfo"]
 
 
-def write_recording(
-    exchanges: list[Observed],
-    out: Path,
-    *,
-    base_url: str,
-    idp: str,
-    keep_values: bool,
-    header: list[str],
-    scenario_id: str | None = None,
-    title: str | None = None,
-) -> Recording:
-    """Build the scenario and write it to `out` (folders created). Raises RecordingError."""
+@dataclass(frozen=True)
+class Destination:
+    """Where the scenario goes and what it is called: the options `record` and `import` share."""
+
+    out: Path
+    idp: str
+    keep_values: bool = False
+    force: bool = False
+    scenario_id: str | None = None
+    title: str | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Destination:
+        return cls(Path(args.out), args.idp, args.keep_values, args.force, args.id, args.title)
+
+    def problem(self) -> str | None:
+        """Why the scenario cannot be written there (checked before anything is recorded), or None."""
+        return _output_problem(self.out, self.force) or _idp_problem(self.idp, self.out)
+
+
+def save_scenario(exchanges: list[Observed], destination: Destination, *, base_url: str, header: list[str],
+                  target_hint: str) -> int:
+    """Write the scenario for `exchanges`, lint it and say what was written; the exit status.
+
+    `target_hint` is what the printed replay command passes to `--target`.
+    """
+    try:
+        recording = _write(exchanges, destination, base_url=base_url, header=header)
+    except RecordingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return _report(recording, destination.out, len(exchanges), target_hint)
+
+
+def without_userinfo(url: str) -> str:
+    """`url` without `user:password@`, for what is printed or written."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+def _write(exchanges: list[Observed], destination: Destination, *, base_url: str, header: list[str]) -> Recording:
+    """Build the scenario and write it (folders created). Raises RecordingError."""
+    out = destination.out
     recording = build_scenario(
-        exchanges, base_url=base_url, scenario_id=scenario_id or scenario_id_for(out.name), idp=idp,
-        keep_values=keep_values, title=title, header=header,
+        exchanges, base_url=base_url, scenario_id=destination.scenario_id or scenario_id_for(out.name),
+        idp=destination.idp, keep_values=destination.keep_values, title=destination.title, header=header,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(recording.text, encoding="utf-8")
     return recording
 
 
-def lint_written(out: Path) -> list[str]:
+def _lint(out: Path) -> list[str]:
     """The lint problems of the written file (none expected), as `path:line: message` lines."""
     from conformance.engine.errors import ScenarioFileError
     from conformance.engine.paths import find_profiles_dir
@@ -52,7 +87,7 @@ def lint_written(out: Path) -> list[str]:
     return []
 
 
-def check_output(out: Path, force: bool) -> str | None:
+def _output_problem(out: Path, force: bool) -> str | None:
     """Why `out` cannot be written, or None."""
     if not out.name.endswith(".scenario.yaml"):
         return f"--out {out}: a scenario file name must end in .scenario.yaml"
@@ -61,7 +96,7 @@ def check_output(out: Path, force: bool) -> str | None:
     return None
 
 
-def check_idp(idp: str, out: Path) -> str | None:
+def _idp_problem(idp: str, out: Path) -> str | None:
     """Why `--idp` is not a known IdP profile, or None."""
     from conformance.engine.errors import HarnessError, ScenarioFileError
     from conformance.engine.paths import find_profiles_dir
@@ -76,14 +111,14 @@ def check_idp(idp: str, out: Path) -> str | None:
     return None
 
 
-def report_written(recording: Recording, out: Path, seen: int, target_hint: str) -> int:
+def _report(recording: Recording, out: Path, seen: int, target_hint: str) -> int:
     """Print what was written and how to replay it; the exit status."""
     print(f"Wrote {out}: {recording.steps} step(s) from {seen} request(s)")
     for line in recording.left_out:
         print(f"  left out: {line}")
     for line in recording.notes:
         print(f"  note: {line}")
-    problems = lint_written(out)
+    problems = _lint(out)
     if problems:
         print("lint found problems in the written file:", file=sys.stderr)
         for problem in problems:
@@ -92,11 +127,3 @@ def report_written(recording: Recording, out: Path, seen: int, target_hint: str)
     print("lint: no problems")
     print(f"Replay: scim-conformance run --target {target_hint} {out}")
     return 0
-
-
-def without_userinfo(url: str) -> str:
-    """`url` without `user:password@`, for what is printed or written."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
