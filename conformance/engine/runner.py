@@ -20,6 +20,7 @@ from conformance.engine.fakedata import RunData
 from conformance.engine.ledger import Ledger, LedgerEntry
 from conformance.engine.profiles import IdpProfile, TargetProfile
 from conformance.engine.redact import Redactor
+from conformance.engine.references import reference_lines
 from conformance.engine.scenario.model import Request, Scenario, Step
 from conformance.engine.templating import TemplateError, render
 from conformance.engine.transport import Transport
@@ -424,9 +425,8 @@ def describe_failure(failure: StepFailure, redactor: Redactor, target: TargetPro
     if reaction:
         lines += ["", f"What {failure.idp.name} does with a {received.status}: {reaction}"]
     lines += ["", f"Category: {failure_category(failure)}"]
-    refs = [r for r in (step.ref, *scenario.refs) if r]
-    if refs:
-        lines += ["", "Reference: " + "; ".join(dict.fromkeys(refs))]
+    if step.refs or step.why or scenario.refs:
+        lines += ["", *reference_lines((*step.refs, *scenario.refs), step.why)]
     if failure.exchange is not None:
         lines += ["", "Request:", _indent(format_sent(failure.exchange.sent, redactor))]
         if failure.exchange.received is not None:

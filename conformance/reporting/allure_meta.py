@@ -1,6 +1,7 @@
 """What the Allure report shows around the tests: links, environment and failure categories.
 
-- `ref_links`: a scenario's `refs` as Allure links (RFC sections to rfc-editor.org, URLs as is);
+- `ref_links`: a scenario's `refs` as Allure links (catalogue ids to their source, RFC sections to
+  rfc-editor.org, URLs as is; see conformance.engine.references);
 - `environment`: `environment.properties` (target URL without secrets, IdP profiles, tool
   version, what the server advertises in /ServiceProviderConfig);
 - `categories`: `categories.json`, which sorts failures by the `Category:` line of the failure
@@ -17,25 +18,14 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from conformance import __version__
+from conformance.engine.references import link
 from conformance.engine.runner import NOT_SCIM, RFC_DEVIATION, idp_category
 
 __all__ = ["categories", "environment", "ref_links", "write_environment_and_categories"]
 
-_RFC_REF = re.compile(r"RFC\s*(\d{4})(?:\s*§\s*([\d.]+\d))?", re.IGNORECASE)
-
-
 def ref_links(refs: Iterable[str]) -> list[tuple[str, str]]:
-    """(name, url) for each ref that points somewhere: `RFC 7644 §3.3`, or a URL."""
-    links: list[tuple[str, str]] = []
-    for ref in refs:
-        if ref.startswith(("http://", "https://")):
-            links.append((ref, ref))
-            continue
-        for match in _RFC_REF.finditer(ref):
-            number, section = match.groups()
-            url = f"https://www.rfc-editor.org/rfc/rfc{number}" + (f"#section-{section}" if section else "")
-            links.append((match.group(0), url))
-    return list(dict.fromkeys(links))
+    """(name, url) for each ref that resolves (lint has already rejected the others)."""
+    return list(dict.fromkeys(found for found in map(link, refs) if found is not None))
 
 
 def _without_userinfo(url: str) -> str:

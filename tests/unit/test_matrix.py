@@ -62,9 +62,11 @@ def test_an_invalid_matrix_is_reported_by_the_schema():
     assert validate_matrix({"tool": {}, "idps": [], "scenarios": []})  # missing keys, wrong tool
 
 
-def test_refs_become_links_to_the_rfc_section_or_the_url():
-    assert ref_links(["RFC 7644 §3.5.2", "IDP-WIRE §1.2", "https://developer.okta.com/x", "see RFC 7643"]) == [
+def test_refs_become_links_to_the_rfc_section_the_catalogue_entry_or_the_url():
+    assert ref_links(["RFC 7644 §3.5.2", "okta-scim-20", "https://developer.okta.com/x", "RFC 7643",
+                      "not-in-the-catalogue"]) == [
         ("RFC 7644 §3.5.2", "https://www.rfc-editor.org/rfc/rfc7644#section-3.5.2"),
+        ("okta-scim-20", "https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20"),
         ("https://developer.okta.com/x", "https://developer.okta.com/x"),
         ("RFC 7643", "https://www.rfc-editor.org/rfc/rfc7643"),
     ]

@@ -8,6 +8,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from conformance.engine.errors import Problem
+from conformance.engine.references import reference_problems
 from conformance.engine.scenario.yamlsrc import YamlDocument
 from conformance.engine.schema_validator import SchemaValidator
 
@@ -79,10 +80,12 @@ def _deepest(error: ValidationError) -> ValidationError:
 
 
 def schema_problems(document: YamlDocument, kind: str) -> list[Problem]:
-    """Every schema problem of `document`, sorted by line."""
+    """Every schema problem of `document`, sorted by line; once its shape is right, its unknown reference ids."""
     problems = [
         document.source.problem(pointer, message)
         for error in validator(kind).iter_errors(document.data)
         for pointer, message in _located(_deepest(error))
     ]
+    if not problems:
+        problems = reference_problems(document.data, document.source)
     return sorted(problems, key=lambda p: p.line)
