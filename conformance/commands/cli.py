@@ -26,7 +26,7 @@ import yaml
 
 from conformance import __version__
 from conformance.commands import import_har as har
-from conformance.commands import record, team_commands
+from conformance.commands import load, record, team_commands
 from conformance.engine import cleanup
 from conformance.engine.errors import HarnessError, Problem, ScenarioFileError, TargetDeviation
 from conformance.engine.paths import default_scenario_paths, find_profiles_dir, find_scenarios_dir
@@ -40,7 +40,6 @@ from conformance.engine.profiles import (
 from conformance.engine.redact import redactor
 from conformance.engine.scenario.loader import SCENARIO_SUFFIX, STEPS_SUFFIX, load_scenario, load_shared_steps
 from conformance.engine.transport import Transport
-from conformance.loadtest import load
 from conformance.pytest_plugin import selection
 from conformance.reporting.allure_html import AllureUnavailable, build_html
 from conformance.reporting.matrix import Matrix, write_matrix

@@ -7,7 +7,7 @@ a lost network leaves users and groups behind. Every name the run generated star
 /Groups, page by page. A server's filter is not trusted: every name is checked again here against
 the exact shape the generator produces before anything is removed. Groups go first (they may
 hold the users), then users, which are deleted, or deactivated when the target profile says it
-cannot delete users, by the same rule as the runner's own cleanup.
+cannot delete users, by the same rule as the runner's own cleanup (`conformance.engine.removal`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from conformance.engine.fakedata import USERNAME_PREFIX
 from conformance.engine.profiles import TargetProfile
 from conformance.engine.redact import Redactor
+from conformance.engine.removal import LEAVE, is_gone, plan_removal
 from conformance.engine.transport import Transport
 
 __all__ = [
@@ -36,7 +37,6 @@ RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 PAGE_SIZE = 100
 MAX_PAGES = 100  # 10,000 leftovers of one run per collection: more means something else is wrong
 SCIM_JSON = "application/scim+json"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 # Collection, the attribute that carries the generated name; groups first.
 COLLECTIONS = (("/Groups", "displayName"), ("/Users", "userName"))
 
@@ -158,28 +158,21 @@ def _remove_one(transport: Transport, target: TargetProfile, leftover: Leftover,
                 redactor: Redactor, dry_run: bool) -> Removal:
     if not belongs_to_run(leftover.name, run_id):  # checked again, just before the request
         return Removal(leftover, "left in place", False, f"{leftover.name!r} is not a name run {run_id} generated")
-    body: dict[str, Any] | None = None
-    if leftover.is_user and "delete_users" not in target.capabilities:
-        if "patch" not in target.capabilities:
-            return Removal(leftover, "left in place", False,
-                           "the target profile says it neither deletes users nor supports PATCH")
-        if leftover.active is False:
-            return Removal(leftover, "already inactive", True)
-        action, method = "deactivated", "PATCH"
-        body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": False}]}
-    elif not leftover.is_user and "delete_groups" not in target.capabilities:
-        return Removal(leftover, "left in place", False, "the target profile says groups cannot be deleted")
-    else:
-        action, method = "deleted", "DELETE"
+    plan = plan_removal(leftover.collection, target.capabilities, active=leftover.active)
+    if plan.action == LEAVE:
+        return Removal(leftover, "left in place", False, plan.reason)
+    if not plan.sends:
+        return Removal(leftover, plan.action, True)
     if dry_run:
-        return Removal(leftover, f"would be {action}", True)
+        return Removal(leftover, f"would be {plan.done}", True)
+    body = plan.body
     headers = {"Accept": SCIM_JSON, **({"Content-Type": SCIM_JSON} if body is not None else {})}
-    exchange = transport.send(method, leftover.path, headers=headers, body=body, has_body=body is not None)
+    exchange = transport.send(plan.method, leftover.path, headers=headers, body=body, has_body=body is not None)
     received = exchange.received
-    if received is not None and (200 <= received.status < 300 or received.status == 404):
+    if received is not None and is_gone(received.status):
         # 404: someone (or the run itself, late) removed it meanwhile; it is gone either way.
-        return Removal(leftover, action if received.status != 404 else "already gone", True)
-    return Removal(leftover, "failed", False, f"{method} {_problem_detail(exchange, redactor)}")
+        return Removal(leftover, plan.done if received.status != 404 else "already gone", True)
+    return Removal(leftover, "failed", False, f"{plan.method} {_problem_detail(exchange, redactor)}")
 
 
 def remove_leftovers(

@@ -3,7 +3,7 @@
 `scim-conformance load` runs the cycle from one process. For more than one machine can send,
 Locust is the engine (its master hands out users to workers and merges their statistics); this
 file gives it the same cycle, rendered from the same IdP profile by the same code
-(`conformance.loadtest.load.CycleTemplates`):
+(`conformance.loadtest.templates.CycleTemplates`):
 
 * each Locust user looks up and creates up to `--scim-users-per-locust` users (`lookup_user`,
   `create_user`), creates one group (`lookup_group`, `create_group`) and adds its users to it in
@@ -13,13 +13,14 @@ file gives it the same cycle, rendered from the same IdP profile by the same cod
 
 Locust statistics are named after the profile's templates (`lookup_user`, `create_user`, ...).
 When a worker (or a single local process) quits, it removes what its users created, groups
-first, then users (deactivated instead when the target profile cannot delete users), outside the
-statistics. Generated names carry the run id (`--scim-run-id`, the master's is sent to every
-worker), so `scim-conformance cleanup --run-id` finds anything a killed worker left.
+first, then users (deactivated instead when the target profile cannot delete users: the harness's
+removal rule, `conformance.engine.removal`), outside the statistics. Generated names carry the run
+id (`--scim-run-id`, the master's is sent to every worker), so `scim-conformance cleanup --run-id`
+finds anything a killed worker left.
 
-    SCIM_TOKEN=... locust -f conformance/locustfile.py --headless --master --expect-workers 2 \\
+    SCIM_TOKEN=... locust -f conformance/loadtest/locustfile.py --headless --master --expect-workers 2 \\
         --host http://127.0.0.1:8080/v2 -u 8 -r 4 -t 60s --scim-idp entra
-    SCIM_TOKEN=... locust -f conformance/locustfile.py --worker --master-host 127.0.0.1   # twice
+    SCIM_TOKEN=... locust -f conformance/loadtest/locustfile.py --worker --master-host 127.0.0.1   # twice
 
 `--host` is the SCIM base URL; `--scim-target PROFILE` adds a target profile's capabilities, TLS
 and timeouts (the embedded target cannot be used: start a server and give its URL). See
@@ -47,15 +48,9 @@ from conformance.engine.fakedata import RunData, new_run_id
 from conformance.engine.paths import find_profiles_dir
 from conformance.engine.profiles import IdpProfile, TargetProfile, load_idp_profiles, resolve_target, with_base_url
 from conformance.engine.redact import redactor
-from conformance.loadtest.load import (
-    Answer,
-    CycleTemplates,
-    LeanClient,
-    Rendered,
-    created_id,
-    found_existing,
-    lean_run_data,
-)
+from conformance.engine.removal import is_gone
+from conformance.loadtest.client import Answer, LeanClient
+from conformance.loadtest.templates import CycleTemplates, Rendered, created_id, found_existing, lean_run_data
 
 log = logging.getLogger("scim-load")
 CLEANUP_TIMEOUT_S = 120.0
@@ -258,12 +253,12 @@ def _cleanup() -> None:
             if how is None:
                 outcome["left"] += 1
                 continue
+            plan, rendered = how
             try:
-                answer = client.send(how[1].method, how[1].url, how[1].headers, how[1].body)
-                ok = 200 <= answer.status < 300 or answer.status == 404
+                ok = is_gone(client.send(rendered.method, rendered.url, rendered.headers, rendered.body).status)
             except Exception:  # counted; `cleanup --run-id` finds what is left
                 ok = False
-            outcome[f"{how[0]}d" if ok else "failed"] += 1
+            outcome[plan.done if ok else "failed"] += 1
     client.close()
     SETUP.users.clear()
     SETUP.groups.clear()

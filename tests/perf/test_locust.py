@@ -20,7 +20,7 @@ from tests.support.runs import DISTINCTIVE_TOKEN, REPO
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("locust") is None,
                                 reason="the Locust test needs the load extra: pip install -e '.[load]'")
 
-LOCUSTFILE = str(REPO / "conformance" / "locustfile.py")
+LOCUSTFILE = str(REPO / "conformance" / "loadtest" / "locustfile.py")
 
 
 def test_one_master_two_workers_share_the_cycle_without_failures_and_clean_up(

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from conformance.engine.fakedata import RunData
-from conformance.engine.templating import TemplateError, referenced_names, render
+from conformance.engine.templating import CompiledTemplate, TemplateError, referenced_names, render
 
 USER = {"userName": "ada@example.com", "age": 36, "active": True, "manager": None}
 SCOPE = {
@@ -334,3 +334,37 @@ def test_set_replaces_one_dotted_path_and_json_constants_are_literals():
 
 def test_concat_joins_lists():
     assert render("${concat(a, b, list(c))}", {"a": [1], "b": [2, 3], "c": 4}) == [1, 2, 3, 4]
+
+
+# --- a compiled template renders as render does --------------------------------------------
+
+SAME_AS_RENDER = [
+    "plain text", "", "$${not a template}", "${user}", "${ user.userName }", "${resources[1].id}",
+    "${labels['a b']}", "id ${resources[0].id} of ${count}", "${flag} and ${user.manager}", "${true}",
+    "${lower(user.userName)}", {"a": "${count}", "b": ["${flag}", 1, None, {"c": "x-${count}"}]},
+    {"${user.userName}": "templated key"}, ("${count}", "tuple item"), 7, None,
+]
+
+
+@pytest.mark.parametrize("value", SAME_AS_RENDER, ids=repr)
+def test_a_compiled_template_renders_what_render_renders(value: object):
+    compiled = CompiledTemplate(value)
+    assert compiled.render(SCOPE) == render(value, SCOPE)
+    assert compiled.render({**SCOPE, "count": 4}) == render(value, {**SCOPE, "count": 4})  # a new scope each time
+
+
+@pytest.mark.parametrize("value", ["${user.nickName}", "${undefined}", "${resources[5].id}", "x ${nope(1)}",
+                                   "${unclosed", {"a": ["${user.age.years}"]}], ids=repr)
+def test_a_compiled_template_fails_when_rendered_with_the_message_render_gives(value: object):
+    with pytest.raises(TemplateError) as expected:
+        render(value, SCOPE)
+    compiled = CompiledTemplate(value)  # compiling never fails: the error belongs to the render
+    with pytest.raises(TemplateError) as got:
+        compiled.render(SCOPE)
+    assert str(got.value) == str(expected.value)
+
+
+def test_a_compiled_template_builds_new_containers_on_each_render():
+    compiled = CompiledTemplate({"list": [1], "map": {"k": "v"}})
+    first, second = compiled.render({}), compiled.render({})
+    assert first == second and first["list"] is not second["list"] and first["map"] is not second["map"]
