@@ -26,10 +26,8 @@ REMOVE_MEMBERS = "scenarios/entra/group-remove-members.scenario.yaml"
 NULLS = "scenarios/entra/null-values.scenario.yaml"
 PAGINATION = "scenarios/entra/validator-pagination.scenario.yaml"
 
-UPDATE_STEP = ('Step 3 "update displayName, name, externalId, the work email (emails[type eq "work"].value) '
-               'and the enterprise attributes (URN) in one PATCH"')
-DISABLED_READ_STEP = ('Step 6 "the disabled user stays readable and active is the boolean false '
-                      '(the string "False" must not read back as true)"')
+UPDATE_STEP = 'Step 3 "update name, emails, externalId and enterprise attributes in one PATCH"'
+DISABLED_READ_STEP = 'Step 6 "the disabled user stays readable, with active the boolean false"'
 
 
 def _expect(name: str, scenario: str, idp: str, step: str, *words: str) -> Expectation:
@@ -60,10 +58,10 @@ ENTRA_EXPECTATIONS: list[Expectation] = [
             'Step 6 "after the empty-string PATCH none of the old values is left"',
             "body contains excluded value #1"),
     _expect("empty-filter-404", CONNECTION, "entra",
-            'Step 1 "test connection with userName as the matching attribute (random GUID, must be 200 and empty)"',
+            'Step 1 "test connection with userName as the matching attribute"',
             "expected status 200, got 404", "this breaks Test Connection"),
     _expect("work-email-filter-unsupported", CONNECTION, "entra-compliant",
-            'Step 3 "test connection with emails[type eq "work"].value as the matching attribute (random GUID)"',
+            'Step 3 "test connection with the work email as the matching attribute"',
             "expected status 200, got 400", "invalidFilter"),
     _expect("external-id-dropped", CREATE, "entra",
             'Step 4 "the user carries Entra\'s externalId, name.formatted and work email"',
@@ -74,7 +72,7 @@ ENTRA_EXPECTATIONS: list[Expectation] = [
             'Step 7 "the disabled user is still found by the matching filter"',
             "$.totalResults: expected 1, got 0"),
     _expect("memberships-dropped-on-disable", DISABLE, "entra-compliant",
-            'Step 8 "the disabled user\'s group membership is kept (Entra does not replay memberships on restore)"',
+            'Step 8 "the disabled user\'s group membership is kept"',
             "1 expected member(s) missing"),
     _expect("group-add-first-member-only", GROUPS, "entra",
             'Step 6 "every member added in the one PATCH is listed, and no other"',

@@ -18,7 +18,7 @@ from conformance.engine.conditions import Condition, ConditionError, parse_condi
 from conformance.engine.errors import Problem, ScenarioFileError
 from conformance.engine.paths import shipped_dir
 from conformance.engine.profiles import CAPABILITIES, IdpProfile, request_from_mapping
-from conformance.engine.scenario.model import Location, Pagination, Scenario, Step
+from conformance.engine.scenario.model import BUILTIN_NAMES, MAX_STEP_NAME, Location, Pagination, Scenario, Step
 from conformance.engine.scenario.validation import schema_problems
 from conformance.engine.scenario.yamlsrc import SourceMap, load_yaml, strings_with_pointers
 from conformance.engine.templating import TemplateError, parse_template, referenced_names
@@ -31,12 +31,11 @@ __all__ = [
     "SharedSequence",
     "load_scenario",
     "load_shared_steps",
+    "step_name_problem",
 ]
 
 SCENARIO_SUFFIX = ".scenario.yaml"
 STEPS_SUFFIX = ".steps.yaml"
-# Names every template may use: the run id, the data generator, the IdP profile and the target.
-BUILTIN_NAMES = frozenset({"run_id", "fake", "idp", "target"})
 # Names a capture expression may use: the parsed response body, its headers, its status.
 CAPTURE_NAMES = frozenset({"body", "headers", "status"})
 # Tags become pytest markers; these names already mean something to pytest or to this plugin.
@@ -51,11 +50,47 @@ class SharedSequence:
     """A named list of steps that many scenarios include with `use:`."""
 
     name: str
-    params: tuple[str, ...]
+    params: tuple[str, ...]  # what it takes: names the caller provides (`with:` or its own scope)
     steps: tuple[dict[str, Any], ...]
     source: SourceMap
     pointer: tuple[str | int, ...]
     description: str = ""
+    captures: tuple[str, ...] = ()  # what it gives back: the only names the caller sees afterwards
+
+
+def step_name_problem(raw: Mapping[str, Any], source: SourceMap, pointer: tuple) -> Problem | None:
+    """A step name over MAX_STEP_NAME characters: it clutters pytest, Allure and failure reports."""
+    name = raw.get("name")
+    if isinstance(name, str) and len(name) > MAX_STEP_NAME:
+        return source.problem((*pointer, "name"), f"step name is {len(name)} characters long (at most "
+                              f"{MAX_STEP_NAME}): keep it short and put the rest in `description:`")
+    return None
+
+
+def _sequence_problems(name: str, body: Mapping[str, Any], source: SourceMap) -> list[Problem]:
+    """Step names, and captures against the sequence's `captures:` declaration, both ways."""
+    problems: list[Problem] = []
+    declared = body.get("captures", [])
+    kept: set[str] = set()
+    for index, step in enumerate(body["steps"]):
+        pointer = ("sequences", name, "steps", index)
+        problem = step_name_problem(step, source, pointer)
+        if problem is not None:
+            problems.append(problem)
+        kept.update(step.get("vars", {}))
+        for key in ("capture", "collect"):
+            for captured in step.get(key, {}):
+                kept.add(captured)
+                if captured not in declared:
+                    problems.append(source.problem(
+                        (*pointer, key, captured), f"sequence {name!r} captures {captured!r} but does not "
+                        "declare it: add it to the sequence's `captures:`"))
+    for index, captured in enumerate(declared):
+        if captured not in kept:
+            problems.append(source.problem(
+                ("sequences", name, "captures", index), f"sequence {name!r} declares it captures {captured!r}, "
+                "but no step of it captures, collects or sets that name"))
+    return problems
 
 
 def load_shared_steps(paths: Iterable[Path]) -> dict[str, SharedSequence]:
@@ -78,9 +113,11 @@ def load_shared_steps(paths: Iterable[Path]) -> dict[str, SharedSequence]:
                 problems.append(document.source.problem(
                     pointer, f"sequence {name!r} is also defined in {sequences[name].source.path}"))
                 continue
+            problems.extend(_sequence_problems(name, body, document.source))
             sequences[name] = SharedSequence(
                 name=name,
                 params=tuple(body.get("params", ())),
+                captures=tuple(body.get("captures", ())),
                 steps=tuple(body["steps"]),
                 source=document.source,
                 pointer=(*pointer, "steps"),
@@ -119,7 +156,8 @@ class _Checker:
         self.idps = idps
         self.scenario_idps = [i for i in scenario_idps if i in idps]
 
-    def names(self, value: Any, scope: set[str], source: SourceMap, pointer: tuple, what: str) -> None:
+    def names(self, value: Any, scope: set[str], source: SourceMap, pointer: tuple, what: str,
+              hint: str = "") -> None:
         """Check every template inside `value`, each reported at its own line."""
         for where, text in strings_with_pointers(value, pointer):
             try:
@@ -130,16 +168,19 @@ class _Checker:
             for name in sorted(used - scope):
                 self.problems.append(source.problem(
                     where, f"{what}: template references undefined name {name!r} "
-                    f"(defined here: {', '.join(sorted(scope))})"))
+                    f"(defined here: {', '.join(sorted(scope))})" + (f"; {hint}" if hint else "")))
 
-    def step(self, raw: dict[str, Any], scope: set[str], source: SourceMap, pointer: tuple) -> None:
-        """Check one request step against the scope before it; then extend the scope."""
-        self.step_controls(raw, scope, source, pointer)
+    def step(self, raw: dict[str, Any], scope: set[str], source: SourceMap, pointer: tuple, hint: str = "") -> None:
+        """Check one request step against the scope before it; then extend the scope.
+
+        `hint` ends the message of an undefined name (inside a sequence: where to declare it).
+        """
+        self.step_controls(raw, scope, source, pointer, hint)
         for var_name, var_value in raw.get("vars", {}).items():
-            self.names(var_value, scope, source, (*pointer, "vars", var_name), f"vars.{var_name}")
+            self.names(var_value, scope, source, (*pointer, "vars", var_name), f"vars.{var_name}", hint)
             scope.add(var_name)
         request = raw["request"]
-        self.names(request, scope, source, (*pointer, "request"), "request")
+        self.names(request, scope, source, (*pointer, "request"), "request", hint)
         template = request.get("idp")
         if template:
             for idp_id in self.scenario_idps:
@@ -155,7 +196,7 @@ class _Checker:
                         (*pointer, "request", "idp"),
                         f"request template {template!r} of IdP profile {idp_id!r} "
                         f"({profile.request_origins[template]}) needs {name!r}, "
-                        "which is not defined at this step"))
+                        "which is not defined at this step" + (f"; {hint}" if hint else "")))
         for check_name, argument in raw.get("expect", {}).items():
             where = (*pointer, "expect", check_name)
             check = CHECKS.get(check_name)
@@ -166,14 +207,15 @@ class _Checker:
             error = next(check.argument_validator.iter_errors(argument), None)
             if error is not None:
                 self.problems.append(source.problem(where, f"check {check_name!r}: {error.message}"))
-            self.names(argument, scope, source, where, f"expect.{check_name}")
+            self.names(argument, scope, source, where, f"expect.{check_name}", hint)
         for key in ("capture", "collect"):
             for capture_name, expression in raw.get(key, {}).items():
                 self.answer_expression(expression, source, (*pointer, key, capture_name), f"{key} {capture_name!r}")
         scope.update(raw.get("capture", {}))
         scope.update(raw.get("collect", {}))
 
-    def step_controls(self, raw: dict[str, Any], scope: set[str], source: SourceMap, pointer: tuple) -> None:
+    def step_controls(self, raw: dict[str, Any], scope: set[str], source: SourceMap, pointer: tuple,
+                      hint: str = "") -> None:
         """`when`, `repeat`, `concurrent` and `paginate`: valid alone and together."""
         if "when" in raw:
             self.condition(raw["when"], source, (*pointer, "when"))
@@ -185,7 +227,7 @@ class _Checker:
                     (*pointer, "paginate"), "a step cannot both paginate and repeat"))
             if "include" in raw["paginate"]:
                 self.names(raw["paginate"]["include"], scope, source, (*pointer, "paginate", "include"),
-                           "paginate.include")
+                           "paginate.include", hint)
         if "repeat" in raw:
             scope.add("index")
 
@@ -249,6 +291,9 @@ def load_scenario(
     for index, raw in enumerate(data["steps"]):
         pointer = ("steps", index)
         if "use" not in raw:
+            problem = step_name_problem(raw, document.source, pointer)
+            if problem is not None:
+                checker.problems.append(problem)
             checker.step(raw, scope, document.source, pointer)
             steps.append(_make_step(raw, document.source, pointer))
             continue
@@ -268,12 +313,17 @@ def load_scenario(
                 checker.problems.append(document.source.problem(
                     (*pointer, "use"), f"shared sequence {sequence.name!r} needs {param!r}: "
                     "pass it with `with:` or define it before this step"))
+        # Inside, a sequence sees only what it declares it takes; afterwards the caller sees only
+        # what it declares it captures. So a sequence's names never leak in or out unannounced.
+        inner_scope = set(BUILTIN_NAMES) | set(sequence.params)
         for inner, inner_raw in enumerate(sequence.steps):
             inner_pointer = (*sequence.pointer, inner)
-            checker.step(inner_raw, scope, sequence.source, inner_pointer)
+            checker.step(inner_raw, inner_scope, sequence.source, inner_pointer,
+                         hint=f"declare it in the `params:` of sequence {sequence.name!r}")
             # `with:` bindings are evaluated once, just before the sequence's first step.
             extra = bindings if inner == 0 else {}
             steps.append(_make_step(inner_raw, sequence.source, inner_pointer, sequence.name, extra))
+        scope.update(sequence.captures)
 
     if checker.problems:
         raise ScenarioFileError(sorted(checker.problems, key=lambda p: (str(p.path), p.line)))
@@ -307,14 +357,14 @@ def _make_step(
         expect=dict(raw.get("expect", {})),
         capture=dict(raw.get("capture", {})),
         vars={**(extra_vars or {}), **raw.get("vars", {})},
-        refs=tuple(raw.get("refs", ())),
-        why=raw.get("why", ""),
+        ref=raw.get("ref"),
         via=via,
         when=_condition_or_none(raw.get("when")),
         repeat=raw.get("repeat"),
         concurrent=bool(raw.get("concurrent", False)),
         collect=dict(raw.get("collect", {})),
         paginate=Pagination(**raw["paginate"]) if "paginate" in raw else None,
+        description=raw.get("description", ""),
     )
 
 

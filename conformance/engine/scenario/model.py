@@ -12,7 +12,13 @@ from typing import Any
 
 from conformance.engine.conditions import Condition
 
-__all__ = ["Location", "Pagination", "Request", "Scenario", "Step"]
+__all__ = ["BUILTIN_NAMES", "MAX_STEP_NAME", "Location", "Pagination", "Request", "Scenario", "Step"]
+
+# Names every template may use without defining them: the run id, the data generator, the IdP
+# profile and the target. The runner puts them in each item's scope before the scenario's vars.
+BUILTIN_NAMES = frozenset({"run_id", "fake", "idp", "target"})
+# A step name is a label in pytest, Allure and failure reports; prose goes in its description.
+MAX_STEP_NAME = 80
 
 
 @dataclass(frozen=True)
@@ -50,14 +56,14 @@ class Step:
     expect: dict[str, Any] = field(default_factory=dict)
     capture: dict[str, str] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
-    refs: tuple[str, ...] = ()  # reference ids (docs/references.md) or RFC sections this step checks
-    why: str = ""  # the behaviour those references describe, in a line
+    ref: str | None = None
     via: str | None = None  # the shared sequence this step came from, if any
     when: Condition | None = None  # run only when the target meets it
     repeat: int | None = None  # send the request this many times, `index` = 1..repeat
     concurrent: bool = False  # with repeat: send all at once (race conditions)
     collect: dict[str, str] = field(default_factory=dict)  # like capture, appended to a list
     paginate: Pagination | None = None
+    description: str = ""  # what the step does and why, for readers and `show`
 
 
 @dataclass(frozen=True)
