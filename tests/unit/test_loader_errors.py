@@ -168,7 +168,7 @@ def test_an_unknown_key_inside_a_request_step_is_reported_at_its_line(project, i
     exc = load_broken(path, idps)
     [problem] = messages(exc)
     assert problem.startswith(f"{path}:7: unknown key 'expct'")
-    assert "allowed: capture, collect, concurrent, description, expect, name, paginate, ref, repeat, request, vars, when" in problem
+    assert "allowed: capture, collect, concurrent, description, expect, name, paginate, refs, repeat, request, vars, when, why" in problem
 
 
 def test_an_unknown_key_in_a_later_step_is_reported_at_its_own_line(project, idps):
@@ -542,7 +542,7 @@ def test_an_idp_request_template_needing_an_undefined_name_names_the_profile_lin
     exc = load_broken(path, idps)
     okta = project / "profiles" / "idp" / "okta.yaml"
     [problem] = messages(exc)
-    assert problem.startswith(f"{path}:6: request template 'get_user' of IdP profile 'okta' ({okta}:72)")
+    assert problem.startswith(f"{path}:6: request template 'get_user' of IdP profile 'okta' ({okta}:70)")
     assert "needs 'user_id'" in problem
 
 
