@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.commands.exit_codes import EXIT_PROBLEMS, EXIT_USAGE
+from conformance.engine.errors import HarnessError
 from conformance.recording.har import HarError, read_har
 from conformance.recording.scenario_file import Destination, save_scenario, without_userinfo
 
@@ -20,15 +21,11 @@ __all__ = ["add_parser", "cmd_import"]
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Turn the HAR file into a scenario; the exit status (0 written, 1 nothing to write, 2 usage)."""
-    destination = Destination.from_args(args)
-    problem = destination.problem()
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
     source = Path(args.har)
     try:
+        destination = Destination.from_args(args)
         imported = read_har(source, args.base_url)
-    except HarError as exc:
+    except (HarnessError, HarError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     for line in imported.skipped:
@@ -68,16 +65,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
             "Exit status: 0 when the scenario was written, 1 when nothing could be, 2 on usage errors."),
     )
     parser.add_argument("har", metavar="FILE.har", help="the HAR file")
-    parser.add_argument("--out", "-o", required=True, metavar="FILE",
-                        help="the scenario to write, e.g. scenarios/recorded/NAME.scenario.yaml")
     parser.add_argument("--base-url", metavar="URL",
                         help="the SCIM base URL in the HAR (default: found from the first SCIM endpoint in the URLs)")
-    parser.add_argument("--idp", default="recorded", metavar="ID",
-                        help="the IdP profile the scenario is replayed as (default: recorded)")
-    parser.add_argument("--keep-values", action="store_true",
-                        help="keep personal data as recorded; secrets are removed all the same")
-    parser.add_argument("--id", metavar="ID", help="scenario id (default: recorded-<file name>)")
-    parser.add_argument("--title", help="scenario title (default: a summary of the requests)")
-    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
+    Destination.add_arguments(parser)
     parser.set_defaults(handler=cmd_import)
     return parser

@@ -56,12 +56,8 @@ def _positive_float(text: str) -> float:
 
 def cmd_record(args: argparse.Namespace) -> int:
     """Record until told to stop, then write the scenario; the exit status (0 written, 1 nothing, 2 usage)."""
-    destination = Destination.from_args(args)
-    problem = destination.problem()
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
     try:
+        destination = Destination.from_args(args)
         # The embedded server accepts any token here: the IdP sends its own through the recorder.
         with open_target(args.target, profiles_dir_or_none(), insecure=args.insecure, prompt=False,
                          authenticate_embedded=False) as target:
@@ -174,22 +170,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
                         help="the real SCIM server: base URL, target profile name or file, or 'embedded'")
     parser.add_argument("--listen", type=_listen_address, default=("127.0.0.1", 8080), metavar="HOST:PORT",
                         help="where the IdP connects (default 127.0.0.1:8080; port 0 picks a free one)")
-    parser.add_argument("--out", "-o", required=True, metavar="FILE",
-                        help="the scenario to write, e.g. scenarios/recorded/NAME.scenario.yaml")
-    parser.add_argument("--idp", default="recorded", metavar="ID",
-                        help="the IdP profile the scenario is replayed as (default: recorded, which adds no "
-                             "headers of its own: every step carries the headers recorded)")
-    parser.add_argument("--keep-values", action="store_true",
-                        help="keep personal data (userName, emails, names, ...) as recorded instead of "
-                             "generating new values; secrets are removed all the same")
+    Destination.add_arguments(parser)
     parser.add_argument("--max-requests", type=_positive_int, metavar="N",
                         help="stop after recording N requests")
     parser.add_argument("--duration", type=_positive_float, metavar="SECONDS", help="stop after this long")
     parser.add_argument("--log", metavar="FILE",
                         help="append one line per request to FILE (secrets masked)")
-    parser.add_argument("--id", metavar="ID", help="scenario id (default: recorded-<file name>)")
-    parser.add_argument("--title", help="scenario title (default: a summary of the requests)")
-    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     parser.add_argument("--insecure", action="store_true", help="do not verify the target's TLS certificate")
     parser.add_argument("-v", "--verbose", action="store_true", help="print one line per request on stderr")
     parser.set_defaults(handler=cmd_record)

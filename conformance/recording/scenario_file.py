@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from conformance.engine.errors import HarnessError, ScenarioFileError
+from conformance.engine.paths import find_profiles_dir
+from conformance.engine.profiles import load_idp_profiles
+from conformance.engine.scenario.loader import load_scenario
 from conformance.recording.compiler import build_scenario, scenario_id_for
 from conformance.recording.observed import Observed, Recording, RecordingError
 
@@ -30,13 +34,29 @@ class Destination:
     scenario_id: str | None = None
     title: str | None = None
 
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        """Register the options that say where the scenario goes and what it is called."""
+        parser.add_argument("--out", "-o", required=True, metavar="FILE",
+                            help="the scenario to write, e.g. scenarios/recorded/NAME.scenario.yaml")
+        parser.add_argument("--idp", default="recorded", metavar="ID",
+                            help="the IdP profile the scenario is replayed as (default: recorded, which adds no "
+                                 "headers of its own: every step carries the headers recorded)")
+        parser.add_argument("--keep-values", action="store_true",
+                            help="keep personal data (userName, emails, names, ...) as recorded instead of "
+                                 "generating new values; secrets are removed all the same")
+        parser.add_argument("--id", metavar="ID", help="scenario id (default: recorded-<file name>)")
+        parser.add_argument("--title", help="scenario title (default: a summary of the requests)")
+        parser.add_argument("--force", action="store_true", help="replace --out if it exists")
+
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Destination:
-        return cls(Path(args.out), args.idp, args.keep_values, args.force, args.id, args.title)
-
-    def problem(self) -> str | None:
-        """Why the scenario cannot be written there (checked before anything is recorded), or None."""
-        return _output_problem(self.out, self.force) or _idp_problem(self.idp, self.out)
+        """The destination the options name; HarnessError (before anything is recorded) if it cannot be used."""
+        destination = cls(Path(args.out), args.idp, args.keep_values, args.force, args.id, args.title)
+        problem = _output_problem(destination.out, destination.force) or _idp_problem(destination.idp, destination.out)
+        if problem:
+            raise HarnessError(problem)
+        return destination
 
 
 def save_scenario(exchanges: list[Observed], destination: Destination, *, base_url: str, header: list[str],
@@ -75,11 +95,6 @@ def _write(exchanges: list[Observed], destination: Destination, *, base_url: str
 
 def _lint(out: Path) -> list[str]:
     """The lint problems of the written file (none expected), as `path:line: message` lines."""
-    from conformance.engine.errors import ScenarioFileError
-    from conformance.engine.paths import find_profiles_dir
-    from conformance.engine.profiles import load_idp_profiles
-    from conformance.engine.scenario.loader import load_scenario
-
     try:
         load_scenario(out, load_idp_profiles(find_profiles_dir(out.parent)))
     except ScenarioFileError as exc:
@@ -98,10 +113,6 @@ def _output_problem(out: Path, force: bool) -> str | None:
 
 def _idp_problem(idp: str, out: Path) -> str | None:
     """Why `--idp` is not a known IdP profile, or None."""
-    from conformance.engine.errors import HarnessError, ScenarioFileError
-    from conformance.engine.paths import find_profiles_dir
-    from conformance.engine.profiles import load_idp_profiles
-
     try:
         known = load_idp_profiles(find_profiles_dir(out.resolve().parent))
     except (HarnessError, ScenarioFileError) as exc:
