@@ -20,6 +20,8 @@ from conformance.engine.fakedata import RunData
 from conformance.engine.ledger import Ledger, LedgerEntry
 from conformance.engine.profiles import IdpProfile, TargetProfile
 from conformance.engine.redact import Redactor
+from conformance.engine.removal import is_gone, plan_removal
+from conformance.engine.references import reference_lines
 from conformance.engine.scenario.model import Request, Scenario, Step
 from conformance.engine.templating import TemplateError, render
 from conformance.engine.transport import Transport
@@ -384,23 +386,20 @@ class Runner:
             raise TargetDeviation(problems[0], self.redactor.text(report))
 
     def _remove(self, entry: LedgerEntry) -> str | None:
+        plan = plan_removal(entry.collection, self.target.capabilities)
+        if not plan.sends:
+            return f"{entry.path}: left in place ({plan.reason})"
         headers = {**self.idp.headers}
-        is_user = entry.collection.lower().endswith("/users")
-        if entry.collection.lower().endswith("/groups") and "delete_groups" not in self.target.capabilities:
-            return f"{entry.path}: left in place (the target profile says groups cannot be deleted)"
-        if is_user and "delete_users" not in self.target.capabilities:
+        body = plan.body
+        if body is not None:
             # The target cannot delete users (e.g. Grafana): deactivate, as the IdP would.
-            if "patch" not in self.target.capabilities:
-                return f"{entry.path}: left in place (target neither deletes users nor supports PATCH)"
             headers.update(self.idp.body_headers)
-            body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                    "Operations": [{"op": "replace", "path": "active", "value": False}]}
-            exchange = self._send("PATCH", entry.path, headers=headers, body=body, has_body=True)
+            exchange = self._send(plan.method, entry.path, headers=headers, body=body, has_body=True)
         else:
-            exchange = self._send("DELETE", entry.path, headers=headers)
+            exchange = self._send(plan.method, entry.path, headers=headers)
         if exchange.received is None:
             return f"{exchange.sent.method} {entry.path}: {exchange.error}"
-        if exchange.received.status == 404 or 200 <= exchange.received.status < 300:
+        if is_gone(exchange.received.status):
             return None  # 404: the scenario or the server already removed it
         return f"{exchange.sent.method} {entry.path} answered {exchange.received.status}"
 
@@ -425,9 +424,8 @@ def describe_failure(failure: StepFailure, redactor: Redactor, target: TargetPro
     if reaction:
         lines += ["", f"What {failure.idp.name} does with a {received.status}: {reaction}"]
     lines += ["", f"Category: {failure_category(failure)}"]
-    refs = [r for r in (step.ref, *scenario.refs) if r]
-    if refs:
-        lines += ["", "Reference: " + "; ".join(dict.fromkeys(refs))]
+    if step.refs or step.why or scenario.refs:
+        lines += ["", *reference_lines((*step.refs, *scenario.refs), step.why)]
     if failure.exchange is not None:
         lines += ["", "Request:", _indent(format_sent(failure.exchange.sent, redactor))]
         if failure.exchange.received is not None:

@@ -56,7 +56,8 @@ class Step:
     expect: dict[str, Any] = field(default_factory=dict)
     capture: dict[str, str] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
-    ref: str | None = None
+    refs: tuple[str, ...] = ()  # reference ids (docs/references.md) or RFC sections this step checks
+    why: str = ""  # the behaviour those references describe, in a line
     via: str | None = None  # the shared sequence this step came from, if any
     when: Condition | None = None  # run only when the target meets it
     repeat: int | None = None  # send the request this many times, `index` = 1..repeat
