@@ -20,8 +20,8 @@ from conformance.engine.fakedata import RunData
 from conformance.engine.ledger import Ledger, LedgerEntry
 from conformance.engine.profiles import IdpProfile, TargetProfile
 from conformance.engine.redact import Redactor
-from conformance.engine.removal import is_gone, plan_removal
 from conformance.engine.references import reference_lines
+from conformance.engine.removal import is_gone, plan_removal
 from conformance.engine.scenario.model import Request, Scenario, Step
 from conformance.engine.templating import TemplateError, render
 from conformance.engine.transport import Transport
