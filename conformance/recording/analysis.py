@@ -160,6 +160,7 @@ class Analysis:
     # -- entities and persons
 
     def entity(self, kind: str, resource_id: str | None = None) -> Entity:
+        """A new resource of `kind` (user_1, group_2, ...) with its first generated person."""
         self.counters[kind] += 1
         name = f"{kind}_{self.counters[kind]}"
         entity = Entity(kind, name, [Person(name, "user" if kind == "user" else "group")], resource_id)
@@ -207,6 +208,7 @@ class Analysis:
         self.assign(owner, *entry, value)
 
     def walk(self, value: Any, prefix: tuple[str, ...], entity: Entity | None, kind: str) -> None:
+        """Classify every string in a body or PATCH value, at its attribute path."""
         if isinstance(value, dict):
             for key, item in value.items():
                 self.walk(item, prefix + key_path(str(key)), entity, kind)
@@ -217,6 +219,7 @@ class Analysis:
             self.classify(prefix, value, entity, kind)
 
     def filter_values(self, text: str, kind: str, context: tuple[str, ...] = ()) -> None:
+        """Classify the values a filter compares attributes with (`userName eq "..."`)."""
         for path, value, _ in comparisons(text):
             self.classify(context + path, value, None, kind)
 
@@ -315,6 +318,7 @@ class Analysis:
             self.secret_at[(index, pointer)] = key
 
     def response(self, index: int, exchange: Observed, rel_path: str, creates: Entity | None) -> None:
+        """What an answer carries: its ETag and resource ids (captured where first seen), its personal data."""
         collection, _ = collection_of(rel_path)
         etag = exchange.response_header("etag")
         if etag and etag not in self.generated:
@@ -335,6 +339,7 @@ class Analysis:
 
     def resource(self, index: int, resource: dict[str, Any], expression: str, fallback: str,
                  creates: Entity | None) -> None:
+        """One resource in an answer: match it to the entity it is (by id, create or lookup), then walk it."""
         kind = _resource_kind(resource, fallback)
         resource_id = resource.get("id")
         entity = None

@@ -40,6 +40,8 @@ class HarError(Exception):
 
 @dataclass
 class HarImport:
+    """What a HAR file holds for the SCIM base URL: the exchanges, who wrote the file, when, what was skipped."""
+
     exchanges: list[Observed]
     base_url: str
     creator: str

@@ -36,9 +36,11 @@ class Observed:
     response_complete: bool = True  # False: the body was cut (too large, client gone, undecodable)
 
     def request_header(self, name: str) -> str | None:
+        """A request header's value (repeated ones joined with ", "), any spelling of the name; None if absent."""
         return _header(self.request_headers, name)
 
     def response_header(self, name: str) -> str | None:
+        """A response header's value, as `request_header` reads a request's."""
         return _header(self.response_headers, name)
 
 

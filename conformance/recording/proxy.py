@@ -114,6 +114,7 @@ class Recorder:
         return f"http://{shown}:{port}{self._base_path}{query}"
 
     def start(self) -> Recorder:
+        """Listen (on `listen`; port 0 picks a free one) and serve in a background thread."""
         server = _Server(self._listen, _Handler)
         server.recorder = self
         self._server = server
@@ -155,6 +156,7 @@ class Recorder:
 
     @property
     def seen(self) -> int:
+        """How many requests arrived, recorded or not."""
         with self._lock:
             return self._next_seq
 

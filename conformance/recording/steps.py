@@ -151,6 +151,7 @@ def _patch_summary(body: Any, limit: int) -> str:
 
 
 def _expect(templater: Templater, item: Replayable) -> dict[str, Any]:
+    """The step's `expect`: status, headers, schema, empty body or the answer's stable values."""
     exchange, step = item.exchange, item.index
     expect: dict[str, Any] = {"status": exchange.status}
     headers: dict[str, Any] = {}

@@ -61,6 +61,7 @@ class Templater:
         return "${" + found.name + "}"
 
     def personal(self, value: str) -> str | None:
+        """The generated stand-in for a personal value or secret (its person is then used), else None."""
         found = self.analysis.values.get(value)
         if found is None:
             return None
