@@ -27,7 +27,6 @@ import contextlib
 import importlib.util
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -40,7 +39,9 @@ from pathlib import Path
 
 import httpx
 
+from conformance.engine.http import http_client
 from conformance.engine.redact import MASK
+from conformance.engine.signals import sigterm_as_keyboard_interrupt
 
 __all__ = [
     "INSTALL_HINT",
@@ -263,7 +264,7 @@ def _start_once(
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     last_problem = "no answer yet"
     try:
-        with httpx.Client(trust_env=False, headers=headers) as client:
+        with http_client(base_url, headers=headers, proxies_from_env=False) as client:
             while True:
                 if process.poll() is not None:
                     log = _read_log(log_path)
@@ -382,10 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         if not token:
             parser.error(f"environment variable {args.token_env} is not set or empty")
 
-    def _interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _interrupt)
+    sigterm_as_keyboard_interrupt()  # a SIGTERM stops the server as Ctrl-C does
     try:
         server = start_embedded(token, startup_timeout=args.startup_timeout, port=args.port)
     except (EmbeddedServerUnavailable, EmbeddedServerError) as exc:

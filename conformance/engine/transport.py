@@ -24,6 +24,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import httpx
 
 from conformance.engine.exchange import INVALID_TOKEN, NOT_JSON, Exchange, Received, Sent
+from conformance.engine.http import target_client
 from conformance.engine.profiles import TargetProfile
 
 __all__ = ["INVALID_TOKEN", "MAX_BODY_BYTES", "Transport", "join_url"]
@@ -122,19 +123,7 @@ class Transport:
         self.target = target
         self._token = token
         self.exchanges: list[Exchange] = []
-        verify: bool | str | ssl.SSLContext = target.verify_tls
-        if urlsplit(target.base_url).scheme.lower() == "http":
-            # Plain HTTP: no request of this transport uses TLS (every URL is under the base URL,
-            # redirects are not followed). httpx still builds a TLS context, and loading the CA
-            # bundle into it takes 20 to 40 ms; one that trusts no certificate takes none, and
-            # would refuse any certificate rather than accept one.
-            verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        self._client = httpx.Client(
-            verify=verify,
-            timeout=httpx.Timeout(target.read_timeout, connect=target.connect_timeout),
-            follow_redirects=False,  # a redirect is an answer worth seeing, not following
-            headers={"User-Agent": user_agent} if user_agent else None,
-        )
+        self._client = target_client(target, headers={"User-Agent": user_agent} if user_agent else None)
         # The whole answer (headers and body) must come within this; the read timeout alone
         # bounds only the wait for each chunk, which a server dripping bytes never exceeds.
         self.answer_deadline_s = target.connect_timeout + 2 * target.read_timeout

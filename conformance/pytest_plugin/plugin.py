@@ -10,9 +10,6 @@ from __future__ import annotations
 import functools
 import gc
 import os
-import secrets
-import signal
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +20,7 @@ from _pytest._code.code import ReprFileLocation, TerminalRepr
 from conformance.engine.errors import HarnessError, Problem, ScenarioFileError, TargetDeviation, TargetUnreachable
 from conformance.engine.fakedata import RunData, new_run_id
 from conformance.engine.paths import find_profiles_dir, shipped_dir
-from conformance.engine.profiles import (
-    IdpProfile,
-    TargetProfile,
-    load_idp_profiles,
-    resolve_target,
-    with_base_url,
-)
+from conformance.engine.profiles import IdpProfile, TargetProfile, load_idp_profiles
 from conformance.engine.redact import redactor
 from conformance.engine.runner import Runner
 from conformance.engine.scenario.loader import (
@@ -40,16 +31,20 @@ from conformance.engine.scenario.loader import (
     shared_step_files,
 )
 from conformance.engine.scenario.model import Scenario
+from conformance.engine.target import Target, prepare_target
 from conformance.engine.transport import Transport
 from conformance.reporting import allure_writer
 from conformance.reporting.allure_meta import environment, ref_links, write_environment_and_categories
 from conformance.reporting.allure_steps import AllureReporter
 from conformance.reporting.matrix import read_results
 
-__all__ = ["ScenarioFile", "ScenarioItem"]
+__all__ = ["CAUSE_PROPERTY", "ScenarioFile", "ScenarioItem", "failure_cause"]
 
 SEVERITY = {"must": "critical", "should": "normal", "may": "minor"}
 RUN_ID_ENV = "SCIM_CONFORMANCE_RUN_ID"
+# The one-line cause of a failed scenario item, kept in its report's user_properties: pytest-xdist
+# sends those from a worker to the controller, where the command's summary reads them.
+CAUSE_PROPERTY = "scim-conformance cause"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,6 +57,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--idp", action="append", default=[], metavar="ID",
                     help="Replay only as these IdP profiles (repeatable or comma-separated; "
                          "default: every IdP a scenario lists).")
+    group.addoption("--scim-insecure", action="store_true", default=False,
+                    help="Do not verify the target's TLS certificate (as tls.verify: false in a target profile).")
     group.addoption("--scim-profiles", metavar="DIR",
                     help="Folder holding idp/ and targets/ profiles (default: the nearest profiles/).")
     group.addoption("--scim-run-id", metavar="ID",
@@ -73,7 +70,7 @@ class Session:
     """State shared by all items of one pytest session (one xdist worker)."""
 
     profiles_dir: Path | None
-    target: TargetProfile | None
+    opened: Target | None  # the target --scim-target names; the embedded server starts on first use
     idp_filter: set[str]
     run_data: RunData
     scenario_ids: dict[str, Path] = field(default_factory=dict)
@@ -81,7 +78,11 @@ class Session:
     _idps: dict[str, IdpProfile] | None = None
     _shared: dict[tuple[Path, ...], dict[str, SharedSequence]] = field(default_factory=dict)
     _transport: Transport | None = None
-    _server: Any = None
+
+    @property
+    def target(self) -> TargetProfile | None:
+        """The target's profile; for the embedded server, with its base URL once it runs."""
+        return self.opened.profile if self.opened is not None else None
 
     def idps(self) -> dict[str, IdpProfile]:
         if self._idps is None:
@@ -101,30 +102,17 @@ class Session:
         """The target's transport; starts the embedded server on first use."""
         if self._transport is not None:
             return self._transport
-        if self.target is None:
+        if self.opened is None:
             raise HarnessError("no target: pass --scim-target URL|PROFILE|embedded")
-        target = self.target
-        token = target.token()
-        if target.embedded:
-            from conformance.engine.embedded import start_embedded
-
-            # The embedded server always checks a token, so auth is exercised too.
-            token = token or secrets.token_urlsafe(24)
-            redactor.add_secret(token)
-            self._server = start_embedded(token)
-            target = with_base_url(target, self._server.base_url)
-            self.target = target
-        self._transport = Transport(target, token)
+        opened = self.opened.start()
+        self._transport = Transport(opened.profile, opened.token)
         return self._transport
 
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
-        if self._server is not None:
-            from conformance.engine.embedded import stop_embedded
-
-            stop_embedded(self._server)
-            self._server = None
+        if self.opened is not None:
+            self.opened.close()
 
 
 _SESSION = pytest.StashKey[Session]()
@@ -140,10 +128,6 @@ def session_exchanges(config: pytest.Config) -> list[Any]:
     state = config.stash.get(_SESSION, None)
     transport = state._transport if state is not None else None
     return list(transport.exchanges) if transport is not None else []
-
-
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @pytest.hookimpl(trylast=True)  # after allure-pytest's: its file logger is replaced below
@@ -167,13 +151,15 @@ def pytest_configure(config: pytest.Config) -> None:
             profiles_dir = find_profiles_dir(config.rootpath)
         except HarnessError:
             profiles_dir = None
-    target = None
+    opened = None
     if option("scim_target"):
+        # Also turns SIGTERM (how CI cancels a job) into KeyboardInterrupt, so cleanup still runs;
+        # only in a conformance run: this plugin is loaded into every pytest session of the environment.
         try:
-            target = resolve_target(option("scim_target"), profiles_dir)
+            opened = prepare_target(option("scim_target"), profiles_dir, insecure=option("scim_insecure"))
         except HarnessError as exc:
             raise pytest.UsageError(str(exc)) from None
-        redactor.add_secret(target.token())
+    target = opened.profile if opened is not None else None
     run_id = option("scim_run_id") or os.environ.get(RUN_ID_ENV) or new_run_id()
     if target is not None:
         os.environ.setdefault(RUN_ID_ENV, run_id)  # xdist workers inherit the controller's run id
@@ -181,7 +167,7 @@ def pytest_configure(config: pytest.Config) -> None:
     idp_filter = {i.strip() for value in option("idp") for i in value.split(",") if i.strip()}
     config.stash[_SESSION] = Session(
         profiles_dir=profiles_dir,
-        target=target,
+        opened=opened,
         idp_filter=idp_filter,
         run_data=RunData(run_id, email_domain=target.email_domain if target else "example.com",
                          worker=worker.removeprefix("gw"), on_secret=redactor.add_secret),
@@ -189,10 +175,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # A conformance run writes an attachment per exchange: a child process writes them, not the
     # test's thread.
     config.stash[_WRITER] = allure_writer.install(config) if target is not None else None
-    # CI cancels jobs with SIGTERM: turn it into KeyboardInterrupt so cleanup still runs. Only
-    # in a conformance run: this plugin is loaded into every pytest session of the environment.
-    if target is not None and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -269,6 +251,21 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines.append(f"scim-conformance: warning: ${target.token_env} is not set: "
                      "requests go without an Authorization header")
     return lines
+
+
+def failure_cause(error: BaseException | None) -> str:
+    """The one-line cause of a failed item, as the command's summary shows it (redacted)."""
+    cause = error.title if isinstance(error, TargetDeviation) else (
+        f"harness error: {error}" if isinstance(error, HarnessError) else repr(error))
+    return redactor.text((str(cause).splitlines() or ["failed"])[0])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    if isinstance(item, ScenarioItem) and report.failed:
+        report.user_properties.append((CAUSE_PROPERTY, failure_cause(call.excinfo.value if call.excinfo else None)))
+    return report
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

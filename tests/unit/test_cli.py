@@ -121,26 +121,28 @@ def test_lint_of_one_steps_file_checks_its_folder_together(tmp_path: Path):
     assert f"{tmp_path / 'b.steps.yaml'}:2: sequence 'same' is also defined in" in result.stdout
 
 
-def test_insecure_copies_the_target_with_verification_off_and_removes_the_copy(tmp_path: Path):
-    import yaml
+def test_insecure_turns_verification_off_keeps_the_rest_of_the_target_and_writes_nothing(tmp_path: Path):
+    from conformance.commands.cli import build_parser
+    from conformance.commands.pytest_run import pytest_args
+    from conformance.engine.target import resolve
 
-    from conformance.commands.cli import _insecure_target
-    from conformance.engine.profiles import load_target_profile
-
-    with _insecure_target("https://scim.example.com/scim/v2?aadOptscim062020", None) as spec:
-        copy = Path(spec)
-        target = load_target_profile(copy)
-        assert target.verify_tls is False
-        assert target.base_url == "https://scim.example.com/scim/v2?aadOptscim062020"
-    assert not copy.exists() and not copy.parent.exists()
+    target = resolve("https://scim.example.com/scim/v2?aadOptscim062020", None, insecure=True)
+    assert target.verify_tls is False
+    assert target.base_url == "https://scim.example.com/scim/v2?aadOptscim062020"
 
     profile = tmp_path / "targets" / "corp.yaml"
     profile.parent.mkdir()
     profile.write_text("id: corp\nbase_url: https://scim.corp.example/v2\ntls: {ca_bundle: /etc/corp.pem}\n"
                        "timeouts: {read: 7}\ncapabilities: {etag: true}\n")
-    with _insecure_target(str(profile), None) as spec:
-        target = load_target_profile(Path(spec))
-        assert yaml.safe_load(Path(spec).read_text())["tls"] == {"verify": False}  # ca_bundle would win
-        assert (target.verify_tls, target.read_timeout, "etag" in target.capabilities) == (False, 7.0, True)
-    with _insecure_target("embedded", None) as spec:
-        assert spec == "embedded"
+    target = resolve(str(profile), None, insecure=True)
+    assert target.verify_tls is False  # the ca_bundle does not win over --insecure
+    assert (target.verify_tls, target.read_timeout, "etag" in target.capabilities) == (False, 7.0, True)
+    assert resolve(str(profile), None).verify_tls == "/etc/corp.pem"
+    assert resolve("embedded", None, insecure=True) == resolve("embedded", None)
+
+    # `run --insecure` hands the setting to the plugin as an option: no profile copy is written.
+    args = build_parser().parse_args(["run", "--target", str(profile), "--insecure"])
+    argv = pytest_args(args, [], tmp_path / "reports")
+    assert argv[argv.index("--scim-target") + 1] == str(profile) and "--scim-insecure" in argv
+    assert "--scim-insecure" not in pytest_args(build_parser().parse_args(["run", "--target", "x"]), [], tmp_path)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["corp.yaml", "targets"]

@@ -1,0 +1,60 @@
+"""The one way this package builds an HTTP client for a SCIM server: TLS, timeouts, proxies, redirects.
+
+The transport of a run and the embedded server's start-up probe both talk to a SCIM server, and
+both want the same rules: redirects are answers to show, never to follow (the token must not
+travel to another host); a plain-HTTP base URL needs no certificate store; proxies come from the
+environment unless the server is a local child process.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import httpx
+
+if TYPE_CHECKING:
+    from conformance.engine.profiles import TargetProfile
+
+__all__ = ["http_client", "target_client"]
+
+
+def http_client(
+    base_url: str,
+    *,
+    verify: bool | str = True,
+    connect_timeout: float = 10.0,
+    read_timeout: float = 30.0,
+    headers: Mapping[str, str] | None = None,
+    proxies_from_env: bool = True,
+) -> httpx.Client:
+    """A client for requests under `base_url`, which never follows a redirect.
+
+    `verify`: check the server's certificate (True), with this CA bundle file (a path), or not
+    at all (False). `proxies_from_env=False` ignores HTTP(S)_PROXY and NO_PROXY, for a server
+    on 127.0.0.1 that a proxy cannot reach.
+    """
+    tls: bool | str | ssl.SSLContext = verify
+    if urlsplit(base_url).scheme.lower() == "http":
+        # Plain HTTP: no request under this base URL uses TLS, redirects being never followed.
+        # httpx still builds a TLS context, and loading the CA bundle into it takes 20 to 40 ms;
+        # one that trusts no certificate takes none, and would refuse any certificate rather
+        # than accept one.
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return httpx.Client(
+        verify=tls,
+        timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+        follow_redirects=False,  # a redirect is an answer worth seeing, not following
+        headers=dict(headers) if headers else None,
+        trust_env=proxies_from_env,
+    )
+
+
+def target_client(target: TargetProfile, *, headers: Mapping[str, str] | None = None) -> httpx.Client:
+    """A client with the TLS and timeout settings of a target profile (which has a base URL)."""
+    if not target.base_url:
+        raise ValueError("target has no base URL")
+    return http_client(target.base_url, verify=target.verify_tls, connect_timeout=target.connect_timeout,
+                       read_timeout=target.read_timeout, headers=headers)
