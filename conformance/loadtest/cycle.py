@@ -120,18 +120,24 @@ class LoadRun:
 
     # --- the phases' items ---
 
+    def _look_up(self, recorder: Recorder, phase: str, template: str | None, scope: dict[str, Any]) -> tuple[int, bool]:
+        """The lookup the IdP sends before a create: (requests sent, whether the create follows)."""
+        if not template:
+            return 0, True
+        answer = self._send(recorder, phase, template, self.t.render(template, scope))
+        if answer is None:
+            return 1, False
+        if found_existing(answer):
+            with self._recorders_lock:
+                self.existing[phase] += 1  # the IdP matches it; the load never touches it
+            return 1, False
+        return 1, True
+
     def _user(self, i: int, recorder: Recorder) -> int:
         scope = self.t.user_scope()
-        sent = 0
-        if self.t.lookup_user:
-            answer = self._send(recorder, "users", self.t.lookup_user, self.t.render(self.t.lookup_user, scope))
-            sent += 1
-            if answer is None:
-                return sent
-            if found_existing(answer):
-                with self._recorders_lock:
-                    self.existing["users"] += 1  # the IdP matches it; the load never touches it
-                return sent
+        sent, create = self._look_up(recorder, "users", self.t.lookup_user, scope)
+        if not create:
+            return sent
         answer = self._send(recorder, "users", "create_user", self.t.render("create_user", scope))
         sent += 1
         if answer is not None:
@@ -146,16 +152,9 @@ class LoadRun:
     def _group(self, g: int, recorder: Recorder) -> int:
         assert self.t.create_group is not None
         scope = self.t.group_scope()
-        sent = 0
-        if self.t.lookup_group:
-            answer = self._send(recorder, "groups", self.t.lookup_group, self.t.render(self.t.lookup_group, scope))
-            sent += 1
-            if answer is None:
-                return sent
-            if found_existing(answer):
-                with self._recorders_lock:
-                    self.existing["groups"] += 1
-                return sent
+        sent, create = self._look_up(recorder, "groups", self.t.lookup_group, scope)
+        if not create:
+            return sent
         answer = self._send(recorder, "groups", self.t.create_group, self.t.render(self.t.create_group, scope))
         if answer is not None:
             self.created_groups[g] = created_id(answer)[0]
