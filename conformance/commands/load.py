@@ -8,21 +8,17 @@ maps its report to an exit status.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import secrets
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from conformance.engine import cleanup
 from conformance.engine.errors import HarnessError, ScenarioFileError
 from conformance.engine.paths import find_profiles_dir
-from conformance.engine.profiles import TargetProfile, load_idp_profiles, resolve_target, with_base_url
-from conformance.engine.redact import redactor
-from conformance.engine.signals import sigterm_as_keyboard_interrupt
+from conformance.engine.profiles import load_idp_profiles
+from conformance.engine.target import prepare_target
 from conformance.loadtest.cycle import LoadOptions, run_load
 
 __all__ = ["add_parser", "cmd_load", "main"]
@@ -95,7 +91,8 @@ def cmd_load(args: argparse.Namespace) -> int:
         return 2
     try:
         profiles_dir = find_profiles_dir()
-        target = resolve_target(args.target, profiles_dir)
+        # Also turns SIGTERM (how CI cancels a job) into Ctrl-C: stop sending, still remove what was created.
+        target = prepare_target(args.target, profiles_dir, insecure=args.insecure, prompt=True)
         idps = load_idp_profiles(profiles_dir)
     except (HarnessError, ScenarioFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -103,16 +100,12 @@ def cmd_load(args: argparse.Namespace) -> int:
     if args.idp not in idps:
         print(f"error: --idp {args.idp}: no such IdP profile (known: {', '.join(sorted(idps))})", file=sys.stderr)
         return 2
-    if args.insecure:
-        target = replace(target, verify_tls=False)
     options = LoadOptions(users=args.users, groups=args.groups, members=args.members, batch=args.batch,
                           updates=args.updates, concurrency=args.concurrency, duration=args.duration,
                           cleanup_timeout=args.cleanup_timeout, progress=False if args.no_progress else None)
-    token = target.token()
-    sigterm_as_keyboard_interrupt()  # CI cancels a job with SIGTERM: stop sending, still remove what was created
-    with _started_target(target, token) as (concrete, token):
+    with target:  # the embedded server is started here, and stopped after
         try:
-            report = run_load(concrete, token, idps[args.idp], options, run_id=args.run_id,
+            report = run_load(target.profile, target.token, idps[args.idp], options, run_id=args.run_id,
                               out=Path(args.out) if args.out else None)
         except HarnessError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -123,23 +116,6 @@ def cmd_load(args: argparse.Namespace) -> int:
         print(f"error: {report['harness_error']}", file=sys.stderr)
         return 2
     return 0 if not report["errors"] and report["cleanup"]["complete"] else 1
-
-
-@contextlib.contextmanager
-def _started_target(target: TargetProfile, token: str | None) -> Iterator[tuple[TargetProfile, str | None]]:
-    """The target with a base URL: the embedded server is started here (and stopped after)."""
-    if not target.embedded:
-        yield target, token
-        return
-    from conformance.engine.embedded import start_embedded, stop_embedded
-
-    token = token or secrets.token_urlsafe(24)
-    redactor.add_secret(token)
-    server = start_embedded(token)
-    try:
-        yield with_base_url(target, server.base_url), token
-    finally:
-        stop_embedded(server)
 
 
 def main(argv: list[str] | None = None) -> int:  # python -m conformance.commands.load

@@ -34,7 +34,10 @@ __all__ = ["Target", "ask_for_token", "open_target", "prepare_target", "profiles
 
 @dataclass
 class Target:
-    """A target named on the command line; once started, `profile.base_url` is where it answers."""
+    """A target named on the command line; once started, `profile.base_url` is where it answers.
+
+    `with target:` starts it and stops the embedded server at the end of the block.
+    """
 
     profile: TargetProfile
     profiles_dir: Path | None
@@ -67,6 +70,12 @@ class Target:
         self.server = server
         self.profile = with_base_url(self.profile, server.base_url)
         return self
+
+    def __enter__(self) -> Target:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Stop the embedded server, if one was started; safe to call twice."""
@@ -132,9 +141,6 @@ def open_target(spec: str, profiles_dir: Path | None, *, insecure: bool = False,
     Raises HarnessError for a `spec` that names no target, and the embedded module's errors
     when scim2-server is missing or does not start.
     """
-    target = prepare_target(spec, profiles_dir, insecure=insecure, prompt=prompt,
-                            authenticate_embedded=authenticate_embedded)
-    try:
-        yield target.start()
-    finally:
-        target.close()
+    with prepare_target(spec, profiles_dir, insecure=insecure, prompt=prompt,
+                        authenticate_embedded=authenticate_embedded) as target:
+        yield target
