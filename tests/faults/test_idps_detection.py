@@ -34,7 +34,8 @@ def _expect(name: str, scenario: str, idp: str, step: str, *words: str,
 
 
 IDPS_EXPECTATIONS: list[Expectation] = [
-    # OneLogin: the empty User-Agent on group membership PATCHes (Q25) is its most distinctive habit.
+    # OneLogin: the empty User-Agent on group membership PATCHes (onelogin-empty-user-agent) is its most
+    # distinctive habit.
     _expect("empty-user-agent-rejected", ONELOGIN + "group-membership.scenario.yaml", "onelogin",
             'Step 4 "OneLogin adds both users to the group (PATCH, empty User-Agent)"',
             "expected status 200 or 204, got 403", "requests without a User-Agent are not accepted"),
@@ -44,7 +45,7 @@ IDPS_EXPECTATIONS: list[Expectation] = [
     _expect("trailing-ampersand-rejected", ONELOGIN + "create-user.scenario.yaml", "onelogin",
             "Step 1 \"OneLogin looks the user up with its form-encoded filter (not there yet)\"",
             "expected status 200, got 400", "empty parameter"),
-    # Ping: `username Eq "%s"` (Q30) is its most distinctive habit.
+    # Ping: `username Eq "%s"` (filter-unusual-case) is its most distinctive habit.
     _expect("filter-operator-case-sensitive", PING + "create-user.scenario.yaml", "ping",
             'Step 1 "Ping matches the user with `username Eq "..."` (not there yet)"',
             "expected status 200, got 400", "Unknown filter operator 'Eq'"),
@@ -59,7 +60,8 @@ IDPS_EXPECTATIONS: list[Expectation] = [
     _expect("group-list-requires-filter", PING + "group-sync.scenario.yaml", "ping",
             'Step 4 "Ping reads all groups, page by page, to match the group on its side"',
             "resources this scenario created were not among the 0 read"),
-    # JumpCloud: re-sent member adds (Q29) and value-array removes (Q10).
+    # JumpCloud: re-sent member adds (group-patch-repeats) and value-array removes
+    # (member-remove-value-array).
     _expect("repeated-member-add-conflict", JUMPCLOUD + "group-sync.scenario.yaml", "jumpcloud",
             'Step 6 "JumpCloud re-sends the same add twice on later change events; each must succeed"',
             "expected status 200 or 204, got 409", "a 409 on a re-sent member add"),

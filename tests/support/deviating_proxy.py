@@ -575,7 +575,7 @@ CATALOGUE: dict[str, Deviation] = {
             description='PATCH with a capitalised op ("Replace", "Add") is rejected with 400 '
             "invalidSyntax",
             source="Microsoft Entra ID sends PATCH op values capitalised (\"Add\"/\"Replace\") "
-            "unless the tenant URL carries aadOptscim062020 (Entra Q1; Microsoft Learn 'Known "
+            "unless the tenant URL carries aadOptscim062020 (entra-capitalised-ops; Microsoft Learn 'Known "
             "issues ... SCIM 2.0 protocol compliance'); RFC 7644 §3.5.2 lists the ops",
             rewrite_request=_patch_capitalised_op_rejected,
         ),

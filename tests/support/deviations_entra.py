@@ -1,7 +1,7 @@
 """Deviations that break what Microsoft Entra ID sends, for the Entra detection tests.
 
 Each one reproduces, on top of the conforming embedded scim2-server, one way real SCIM servers
-mishandle Entra's requests (IDP-WIRE §2, §4, §7). tests/faults/test_entra_detection.py says which
+mishandle Entra's requests (entra-scim-tutorial). tests/faults/test_entra_detection.py says which
 Entra scenario must catch each one, and at which step.
 """
 
@@ -266,8 +266,8 @@ def _memberships_dropped_on_disable() -> Deviation:
     return Deviation(
         name="memberships-dropped-on-disable",
         description="disabling a user removes it from its groups",
-        source="MS-HOW known limitations: Entra does not replay memberships on restore, so the target must keep "
-        "the memberships of inactive users (IDP-WIRE §2.6)",
+        source="entra-how-provisioning-works known limitations: Entra does not replay memberships on restore, "
+               "so the target must keep the memberships of inactive users",
         rewrite_request=note,
         rewrite_response=hide,
     )
@@ -283,37 +283,41 @@ ENTRA_DEVIATIONS: dict[str, Deviation] = {
         Deviation(
             name="false-string-treated-as-true",
             description='PATCH active "False" (a string) is read as truthy: the user becomes active, not disabled',
-            source='MS-COMPAT: Entra sends {"op":"Replace","path":"active","value":"False"} (Q2); '
-            "scim-for-keycloak#119, scim-patch#872",
+            source='entra-scim-compliance: Entra sends {"op":"Replace","path":"active","value":"False"} '
+                   '(entra-string-booleans); '
+            "scim-for-keycloak-119, scim-patch-872",
             rewrite_request=_false_string_is_true,
         ),
         Deviation(
             name="string-boolean-rejected",
             description='PATCH active "False"/"True" (strings) is refused with 400 invalidValue',
-            source="IDP-WIRE §7 #5, #6: scimmy#51 and scimmy#86 (typed validators refuse Entra's string booleans)",
+            source="scimmy-51 and scimmy-86: typed validators refuse Entra's string booleans",
             rewrite_request=_string_boolean_rejected,
         ),
         _renamed(
             CATALOGUE["patch-capitalised-op-rejected"], "capitalised-op-rejected",
-            'MS-COMPAT / MS-TUT: Entra emits op "Add", "Replace", "Remove" (Q1); langwatch#6972',
+            'entra-scim-compliance / entra-scim-tutorial: Entra emits op "Add", "Replace", "Remove" '
+            '(entra-capitalised-ops); langwatch-6972',
         ),
         Deviation(
             name="pathless-patch-ignored",
             description="PATCH ops without a path are dropped and the PATCH still answers success",
-            source="MS-COMPAT aadOptscim062020: several attributes go out as one path-less replace (Q4); "
-            "scim-for-keycloak#26, keycloak-scim-server#95",
+            source="entra-scim-compliance aadOptscim062020: several attributes go out as one path-less replace "
+                   "(entra-pathless-dotted-replace); "
+            "scim-for-keycloak-26, keycloak-scim-server-95",
             rewrite_request=_pathless_ignored,
         ),
         Deviation(
             name="work-email-filter-path-dropped",
             description='PATCH ops on emails[type eq "work"].value are dropped and the PATCH still answers success',
-            source="MS-COMPAT / MS-TUT multi-valued update (Q5); ssoready#228, gravitee PR#4408",
+            source="entra-scim-compliance / entra-scim-tutorial multi-valued update (entra-value-filter-path); "
+                   "ssoready-228, gravitee-4408",
             rewrite_request=_work_email_dropped,
         ),
         Deviation(
             name="enterprise-urn-path-rejected",
             description="PATCH paths and path-less keys qualified by the enterprise extension URN are refused (400)",
-            source="MS-COMPAT employeeNumber by URN (Q7); scimmy#77, FusionAuth#2667",
+            source="entra-scim-compliance employeeNumber by URN (entra-extension-urn-path); scimmy-77, fusionauth-2667",
             rewrite_request=_enterprise_urn_rejected,
         ),
         Deviation(
@@ -324,43 +328,48 @@ ENTRA_DEVIATIONS: dict[str, Deviation] = {
         ),
         _renamed(
             CATALOGUE["empty-filter-404"], "empty-filter-404",
-            "MS-TUT Test Connection: a random GUID must give 200 and an empty ListResponse, 404 fails it (Q17)",
+            "entra-scim-tutorial Test Connection: a random GUID must give 200 and an empty ListResponse, 404 "
+            "fails it (entra-test-connection-guid)",
         ),
         Deviation(
             name="work-email-filter-unsupported",
             description='filter emails[type eq "work"].value eq "..." is refused with 400 invalidFilter',
-            source='MS-TUT: a user-uniqueness attribute must be filterable (Q6); FusionAuth#2456',
+            source='entra-scim-tutorial: a user-uniqueness attribute must be filterable '
+                   '(entra-filter-on-value-path); fusionauth-2456',
             rewrite_request=_work_email_filter_unsupported,
         ),
         Deviation(
             name="external-id-dropped",
             description="externalId is not stored: created users come back without it",
-            source="MS-TUT 'Create User' (externalId = the Entra object's id); IDP-WIRE §2.2",
+            source="entra-scim-tutorial 'Create User' (externalId = the Entra object's id)",
             rewrite_request=_external_id_dropped,
         ),
         Deviation(
             name="disabled-user-hidden-from-filter",
             description="filtered queries leave out inactive users",
-            source="MS-TUT: 'the only time the user shouldn't be returned is when it's hard deleted' (IDP-WIRE §2.5)",
+            source="entra-scim-tutorial: 'the only time the user shouldn't be returned is when it's hard "
+                   "deleted' (entra-how-provisioning-works)",
             rewrite_response=_disabled_hidden_from_filter,
         ),
         Deviation(
             name="disabled-user-404",
             description="GET of an inactive user answers 404",
-            source="MS-TUT soft delete requirement; sourcegraph#49325 (the validator's GET after active=false)",
+            source="entra-scim-tutorial soft delete requirement; sourcegraph-49325 (the validator's GET after "
+                   "active=false)",
             rewrite_response=_disabled_user_404,
         ),
         _memberships_dropped_on_disable(),
         Deviation(
             name="group-add-first-member-only",
             description="an add of several members in one PATCH keeps only the first",
-            source="MS-TUT gallery checklist: several memberships in one PATCH; Logic App pass rules; fleet#52600",
+            source="entra-scim-tutorial gallery checklist: several memberships in one PATCH; Logic App pass "
+                   "rules; fleet-52600",
             rewrite_request=_first_member_only,
         ),
         Deviation(
             name="member-filter-remove-ignored",
             description='remove with path members[value eq "..."] is dropped: nobody leaves the group',
-            source="MS-COMPAT aadOptscim062020 member removal (Q11); agent-bom#3533",
+            source="entra-scim-compliance aadOptscim062020 member removal (member-remove-filter-path); agent-bom-3533",
             rewrite_request=_member_filter_remove_ignored,
         ),
         Deviation(

@@ -1,7 +1,8 @@
 """Deviations that break what OneLogin, Ping, JumpCloud and Google Workspace send, for the fault tests.
 
 Each one reproduces, on top of the conforming embedded scim2-server, one way a SCIM server
-mishandles one of these IdPs' habits (IDP-WIRE §3, Q10, Q25, Q29, Q30; docs/idps.md). The fault
+mishandles one of these IdPs' habits (jumpcloud-custom-scim, onelogin-scim-template, ping-scim-provisioner,
+member-remove-value-array, onelogin-empty-user-agent, group-patch-repeats, filter-unusual-case; docs/idps.md). The fault
 tests (tests/faults/test_idps_detection.py) say which scenario must catch each one, and at which step.
 """
 
@@ -55,7 +56,7 @@ def _empty_list() -> dict[str, Any]:
 
 
 def _empty_user_agent_rejected(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
-    # A firewall rule or framework default that drops requests without a User-Agent (Q25).
+    # A firewall rule or framework default that drops requests without a User-Agent (onelogin-empty-user-agent).
     if not request.headers.get("user-agent", "").strip():
         return scim_error(403, "Forbidden: requests without a User-Agent are not accepted")
     return request
@@ -228,23 +229,26 @@ IDPS_DEVIATIONS: dict[str, Deviation] = {
         # OneLogin
         Deviation("empty-user-agent-rejected",
                   "a request with an empty or missing User-Agent is refused with 403",
-                  "IDP-WIRE Q25: OneLogin's group membership PATCH carries an empty User-Agent (authentik#11249)",
+                  "onelogin-empty-user-agent: OneLogin's group membership PATCH carries an empty User-Agent "
+                  "(authentik-11249)",
                   rewrite_request=_empty_user_agent_rejected),
         Deviation("group-patch-not-allowed", "PATCH /Groups/{id} answers 405 Method Not Allowed",
-                  "authentik#11249: OneLogin syncs group membership only by PATCH; RFC 7644 §3.5.2",
+                  "authentik-11249: OneLogin syncs group membership only by PATCH; RFC 7644 §3.5.2",
                   rewrite_request=_group_patch_not_allowed),
         Deviation("trailing-ampersand-rejected",
                   "a query string that ends with '&' (an empty parameter) is refused with 400",
-                  "authentik#11249: OneLogin's lookup is GET /Users?filter=userName+eq+%22...%22&",
+                  "authentik-11249: OneLogin's lookup is GET /Users?filter=userName+eq+%22...%22&",
                   rewrite_request=_trailing_ampersand_rejected),
         # Ping
         Deviation("filter-operator-case-sensitive",
                   'a filter operator not in lower case ("Eq") is refused with 400 invalidFilter',
-                  'PingOne "SCIM filter expressions": username Eq "%s" (Q30); RFC 7644 §3.4.2.2 (operators '
+                  'PingOne "SCIM filter expressions": username Eq "%s" (filter-unusual-case); RFC 7644 '
+                  '§3.4.2.2 (operators '
                   "are case-insensitive)", rewrite_request=_filter_operator_case_sensitive),
         Deviation("filter-attribute-case-sensitive",
                   "filter attribute names match only as spelled in the schema: `username` finds nobody",
-                  'PingOne "SCIM filter expressions": username Eq "%s" (Q30); RFC 7644 §3.4.2.2 (attribute '
+                  'PingOne "SCIM filter expressions": username Eq "%s" (filter-unusual-case); RFC 7644 '
+                  '§3.4.2.2 (attribute '
                   "names are case-insensitive)", rewrite_response=_filter_attribute_case_sensitive),
         Deviation("user-put-not-supported", "PUT /Users/{id} answers 405: users can only be PATCHed",
                   "PingFederate SCIM Provisioner: PATCH for users No, every user update is a PUT",
@@ -258,15 +262,16 @@ IDPS_DEVIATIONS: dict[str, Deviation] = {
         # JumpCloud
         Deviation("repeated-member-add-conflict",
                   "a member add naming a user already in the group answers 409 uniqueness",
-                  "Infisical PR #2138, Q29: JumpCloud re-sends member adds; RFC 7644 §3.5.2.1",
+                  "infisical-2138, group-patch-repeats: JumpCloud re-sends member adds; RFC 7644 §3.5.2.1",
                   rewrite_request=_repeated_member_add_conflict),
         Deviation("repeated-member-add-duplicates",
                   "member adds are appended without a check: a re-sent add lists the user twice",
-                  "Infisical PR #2138, Q29: JumpCloud re-sends member adds; RFC 7644 §3.5.2.1",
+                  "infisical-2138, group-patch-repeats: JumpCloud re-sends member adds; RFC 7644 §3.5.2.1",
                   rewrite_request=_repeated_member_add_duplicates),
         Deviation("member-remove-value-array-ignored",
                   'remove with path "members" and a value array answers 204 and removes nobody',
-                  "uni-moni KB: JumpCloud removes members by value array (Q10); RFC 7644 §3.5.2.2",
+                  "uni-moni KB: JumpCloud removes members by value array (member-remove-value-array); RFC 7644 "
+                  "§3.5.2.2",
                   rewrite_request=_member_remove_value_array_ignored),
         Deviation("user-delete-not-allowed", "DELETE /Users/{id} answers 405 although the target profile "
                   "says users can be deleted",

@@ -1,6 +1,6 @@
 """Deviations that break what Okta needs, each reproduced on top of the real embedded server.
 
-Every entry names the Okta behaviour or RFC clause it breaks (IDP-WIRE §1, §6.1, §6.2, §7). The
+Every entry names the Okta behaviour or RFC clause it breaks (okta-scim-20, okta-spec-test, okta-crud-test). The
 fault tests (tests/faults/test_okta_detection.py) say which Okta scenario must catch each one.
 """
 
@@ -196,7 +196,7 @@ def _group_delete_ignored(request: ProxyRequest) -> ProxyRequest | ProxyResponse
 
 
 def _members_read_modify_write(request: ProxyRequest) -> ProxyRequest | ProxyResponse:
-    """Apply member adds as GET, compute, pause, PUT: two concurrent adds lose one (fleet#50724)."""
+    """Apply member adds as GET, compute, pause, PUT: two concurrent adds lose one (fleet-50724)."""
     operations = patch_operations(request)
     if not (request.method == "PATCH" and "/Groups/" in request.route and operations):
         return request
@@ -236,78 +236,80 @@ OKTA_DEVIATIONS: dict[str, Deviation] = {
     d.name: d
     for d in (
         Deviation("list-counts-as-strings", "totalResults, startIndex and itemsPerPage come back as strings",
-                  "IDP-WIRE §1.2: Okta needs JSON integers; RFC 7644 §3.4.2 (integers)",
+                  "okta-scim-20: Okta needs JSON integers; RFC 7644 §3.4.2 (integers)",
                   rewrite_response=_counts_as_strings),
         Deviation("paging-zero-based", "startIndex is read as a 0-based offset, so pages overlap by one",
-                  "RFC 7644 §3.4.2.4 (startIndex is 1-based); IDP-WIRE §1.8 (Okta import pages)",
+                  "RFC 7644 §3.4.2.4 (startIndex is 1-based); okta-scim-legacy-guide (Okta import pages)",
                   rewrite_request=_start_index_zero_based),
         Deviation("paging-ignored", "startIndex is ignored: every page is the first page",
-                  "RFC 7644 §3.4.2.4; IDP-WIRE §1.8 (Okta import reads until totalResults)",
+                  "RFC 7644 §3.4.2.4; okta-scim-legacy-guide (Okta import reads until totalResults)",
                   rewrite_request=_paging_ignored),
         Deviation("filter-escaped-quote-rejected", 'a filter value with an escaped quote (\\") is rejected with 400',
-                  "RFC 7644 §3.4.2.2 (filter values are JSON strings, escapes included); Okta lookup (Q19)",
+                  "RFC 7644 §3.4.2.2 (filter values are JSON strings, escapes included); Okta lookup "
+                  "(okta-lookup-paging)",
                   rewrite_request=_escaped_filter_rejected),
         Deviation("filter-hides-inactive-users", "a userName filter does not return deactivated users",
-                  "IDP-WIRE §1.6: a lookup that misses a deactivated user makes Okta create a duplicate",
+                  "okta-crud-test: a lookup that misses a deactivated user makes Okta create a duplicate",
                   rewrite_response=_filter_hides_inactive),
         Deviation("create-echoes-password", "POST /Users answers with the password it was sent",
                   "RFC 7643 §4.1.1 (password is returned never)", rewrite_response=_create_echoes_password),
         Deviation("password-change-echoed", "a PATCH/PUT carrying a password is answered with it echoed",
-                  "RFC 7643 §4.1.1 (password is returned never); IDP-WIRE §1.7",
+                  "RFC 7643 §4.1.1 (password is returned never); okta-scim-20",
                   rewrite_request=_password_echoed),
         Deviation("put-rejects-meta", "a PUT that carries meta (as Okta echoes it) is rejected with 400",
-                  "IDP-WIRE §1.4, Q15: Okta's PUT echoes meta; do not reject it",
+                  "okta-scim-20, okta-put-echoes-meta: Okta's PUT echoes meta; do not reject it",
                   rewrite_request=_put_rejects_meta),
         Deviation("put-ignored", "PUT /Users/{id} answers 200 with the unchanged user",
-                  "RFC 7644 §3.5.1 (PUT replaces); IDP-WIRE §1.4 (Okta profile updates)",
+                  "RFC 7644 §3.5.1 (PUT replaces); okta-scim-20 (Okta profile updates)",
                   rewrite_request=_put_ignored),
         Deviation("pathless-patch-ignored", "a PATCH operation without a path is answered 204 and not applied",
-                  "RFC 7644 §3.5.2.3; Q3 (Okta's path-less replace; sentry#27199, keycloak-scim-server#95)",
+                  "RFC 7644 §3.5.2.3; okta-pathless-replace (Okta's path-less replace; sentry-27199, "
+                  "keycloak-scim-server-95)",
                   rewrite_request=_pathless_patch_ignored),
         Deviation("deactivate-deletes-user", "setting active false deletes the user",
-                  "IDP-WIRE §1.5, OKTA-CRUD step 8/13: a deactivated user must stay readable",
+                  "okta-scim-20, okta-crud-test step 8/13: a deactivated user must stay readable",
                   rewrite_request=_deactivate_deletes),
         Deviation("patch-not-implemented", "every PATCH answers 501",
-                  "IDP-WIRE §1.5: Okta does not fall back to PUT after a 501",
+                  "okta-scim-20: Okta does not fall back to PUT after a 501",
                   rewrite_request=_patch_not_implemented),
         Deviation("error-404-without-detail", "a 404 SCIM Error carries no detail",
-                  "OKTA-SPEC step 10 (detail present); RFC 7644 §3.12", rewrite_response=_error_without_detail),
+                  "okta-spec-test step 10 (detail present); RFC 7644 §3.12", rewrite_response=_error_without_detail),
         Deviation("duplicate-answers-400", "a duplicate create answers 400 instead of 409 uniqueness",
-                  "RFC 7644 §3.3/§3.12 (409 uniqueness); IDP-WIRE §1.10 (400 is permanent for Okta)",
+                  "RFC 7644 §3.3/§3.12 (409 uniqueness); okta-scim-20 (400 is permanent for Okta)",
                   rewrite_response=_duplicate_is_400),
         Deviation("discovery-post-accepted", "POST to /ServiceProviderConfig, /ResourceTypes, /Schemas answers 200",
-                  "OKTA-SPEC steps 2, 4, 6 (405); RFC 7644 §4", rewrite_request=_discovery_post_accepted),
+                  "okta-spec-test steps 2, 4, 6 (405); RFC 7644 §4", rewrite_request=_discovery_post_accepted),
         Deviation("member-remove-by-filter-ignored",
                   'PATCH remove with path members[value eq "..."] is answered 204 and not applied',
-                  "Q11 (Okta removes members by filter path); RFC 7644 §3.5.2.2; agent-bom#3533",
+                  "member-remove-filter-path (Okta removes members by filter path); RFC 7644 §3.5.2.2; agent-bom-3533",
                   rewrite_request=_member_remove_by_filter_ignored),
         Deviation("member-type-required", "member objects without a type are rejected with 400",
-                  "Q14, SCIM-SDK#419 (Okta's members carry value and display only)",
+                  "okta-members-without-type, scim-sdk-419 (Okta's members carry value and display only)",
                   rewrite_request=_member_type_required),
         Deviation("empty-members-replace-rejected", "replace members with [] is rejected with 400",
-                  "Q12, SCIM-SDK#757 (Okta pushes an empty group as value [])",
+                  "okta-members-full-replace, scim-sdk-757 (Okta pushes an empty group as value [])",
                   rewrite_request=_empty_members_replace_rejected),
         Deviation("rename-drops-members", "a path-less group replace (Okta's rename) empties the members",
-                  "Q13 (Okta re-sends the rename with every membership update); teleport#67372",
+                  "okta-rename-with-id (Okta re-sends the rename with every membership update); teleport-67372",
                   rewrite_request=_rename_drops_members),
         Deviation("group-delete-ignored", "DELETE /Groups/{id} answers 204 and leaves the group",
-                  "RFC 7644 §3.6; IDP-WIRE §1.9 (Okta deletes pushed groups)",
+                  "RFC 7644 §3.6; okta-scim-20 (Okta deletes pushed groups)",
                   rewrite_request=_group_delete_ignored),
         Deviation("members-lost-update", "member adds are applied as an unlocked read-modify-write",
-                  "fleet#50724; Q29 (concurrent Okta membership PATCHes)",
+                  "fleet-50724; group-patch-repeats (concurrent Okta membership PATCHes)",
                   rewrite_request=_members_read_modify_write),
         Deviation("unknown-member-rejects-add", "an add naming one unknown member is rejected whole with 400",
-                  "fleet#52600; IDP-WIRE §1.9 (400 is permanent for Okta: the other members are lost)",
+                  "fleet-52600; okta-scim-20 (400 is permanent for Okta: the other members are lost)",
                   rewrite_request=_unknown_member_rejects_all),
         _capability_claimed("email-uniqueness-not-enforced",
                             "the target profile says emails are unique, yet a second account with the same "
-                            "email is created", "IDP-WIRE §1.2 (duplicates: 409); RFC 7644 §3.3"),
+                            "email is created", "okta-scim-20 (duplicates: 409); RFC 7644 §3.3"),
         _capability_claimed("email-link-not-done",
                             "the target profile says existing users are linked by email, yet a second "
-                            "account is created", "Grafana links existing users by email (brief); IDP-WIRE §1.3"),
+                            "account is created", "Grafana links existing users by email (brief); okta-scim-11"),
         _capability_claimed("put-clears-omitted-active",
                             "a PUT without active clears it (scim2-server 0.8.3 itself)",
-                            "IDP-WIRE §1.4 (Delinea, secondary); RFC 7644 §3.5.1"),
+                            "okta-scim-20 (Delinea, secondary); RFC 7644 §3.5.1"),
         CATALOGUE["create-returns-200"],
         CATALOGUE["filter-case-sensitive-username"],
         CATALOGUE["deactivate-ignored"],
