@@ -10,6 +10,7 @@ from typing import Any
 
 from conformance.commands.exit_codes import EXIT_PROBLEMS, EXIT_USAGE
 from conformance.commands.pytest_run import run_scenarios
+from conformance.commands.verify import print_results
 from conformance.reporting import certificate
 
 __all__ = ["add_parser", "cmd_certify"]
@@ -34,8 +35,7 @@ def cmd_certify(args: argparse.Namespace) -> int:
     out = Path(args.out)
     page = certificate.write(document, out)
     print(f"\nCertificate:    {out} (and {page})")
-    for result in document["results"]:
-        print(f"  {result['name']:<24} {result['level']} ({result['passed']}/{result['ran']})")
+    print_results(document)
     return 0
 
 

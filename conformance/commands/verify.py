@@ -11,7 +11,7 @@ from typing import Any
 from conformance.commands.exit_codes import EXIT_PROBLEMS, EXIT_USAGE
 from conformance.reporting import certificate
 
-__all__ = ["add_parser", "cmd_verify"]
+__all__ = ["add_parser", "cmd_verify", "print_results"]
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -29,9 +29,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     print(f"{path}: verifies: made by scim-conformance {document['tool']['version']} on {document['date']} "
           f"for {document['target'].get('url')}")
+    print_results(document)
+    return 0
+
+
+def print_results(document: dict[str, Any]) -> None:
+    """One line per IdP of a certificate: its level and how many of its scenarios passed."""
     for result in document["results"]:
         print(f"  {result['name']:<24} {result['level']} ({result['passed']}/{result['ran']})")
-    return 0
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
