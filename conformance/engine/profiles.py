@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from conformance.engine.errors import HarnessError, Problem, ScenarioFileError
-from conformance.engine.scenario.model import Request
+from conformance.engine.scenario.model import BUILTIN_NAMES, Request
 from conformance.engine.scenario.validation import schema_problems, validator
 from conformance.engine.scenario.yamlsrc import YamlDocument, load_yaml, strings_with_pointers
 from conformance.engine.templating import TemplateError, referenced_names
@@ -51,7 +51,7 @@ class IdpProfile:
     body_headers: dict[str, str]
     requests: dict[str, Request]
     request_origins: dict[str, str]  # template name -> "file:line" where it is written
-    request_names: dict[str, set[str]]  # template names each request template needs in scope
+    request_names: dict[str, set[str]]  # template name -> the names it declares in `needs:` (what it reads)
     description: str = ""
     refs: tuple[str, ...] = ()
     reactions: dict[int, str] = field(default_factory=dict)  # status -> what the IdP does then
@@ -124,6 +124,34 @@ def _read_idp(path: Path) -> YamlDocument:
     return document
 
 
+def _needs_problems(key: str, template: dict[str, Any], document: YamlDocument) -> list[Problem]:
+    """A template's `needs:` against the names its templates read: each read name declared, each declared one read.
+
+    The declaration is what a scenario author reads to know what to define before `request: {idp: key}`;
+    the check keeps it true. Built-in names (run_id, fake, idp, target) need no declaration.
+    """
+    pointer = ("requests", key)
+    declared = template.get("needs", [])
+    problems: list[Problem] = []
+    read: set[str] = set()
+    for where, text in strings_with_pointers({k: v for k, v in template.items() if k != "needs"}, pointer):
+        try:
+            names = referenced_names(text)[0]
+        except TemplateError as exc:
+            problems.append(document.source.problem(where, f"requests.{key}: {exc}"))
+            continue
+        read |= names
+        used = names - BUILTIN_NAMES
+        problems += [document.source.problem(where, f"requests.{key}: reads {name!r}, which its `needs:` does "
+                                             "not declare")
+                     for name in sorted(used - set(declared))]
+    if not problems:
+        problems += [document.source.problem((*pointer, "needs", index), f"requests.{key}: declares {name!r} in "
+                                             "`needs:` but never reads it")
+                     for index, name in enumerate(declared) if name not in read]
+    return problems
+
+
 def _build_idp(document: YamlDocument, documents: dict[str, YamlDocument], chain: tuple[str, ...] = ()) -> IdpProfile:
     """The profile of `document`, on top of the profile it `extends` (its templates replaced by name)."""
     data = document.data
@@ -143,15 +171,10 @@ def _build_idp(document: YamlDocument, documents: dict[str, YamlDocument], chain
     names = dict(base.request_names) if base else {}
     for key, value in data.get("requests", {}).items():
         pointer = ("requests", key)
-        needed: set[str] = set()
-        for where, text in strings_with_pointers(value, pointer):
-            try:
-                needed |= referenced_names(text)[0]
-            except TemplateError as exc:
-                problems.append(document.source.problem(where, f"requests.{key}: {exc}"))
+        problems += _needs_problems(key, value, document)
         requests[key] = request_from_mapping(value)
         origins[key] = f"{document.source.path}:{document.source.line_of(pointer)}"
-        names[key] = needed
+        names[key] = set(value.get("needs", ())) - BUILTIN_NAMES
     if problems:
         raise ScenarioFileError(problems)
     if not requests:

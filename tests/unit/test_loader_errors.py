@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conformance.engine.errors import ScenarioFileError
 from conformance.engine.profiles import IdpProfile, load_idp_profiles, load_target_profile
@@ -496,6 +497,167 @@ def test_bad_yaml_in_a_shared_steps_file_is_reported_at_its_line(project):
     assert problem.startswith(f"{shared}:4: invalid YAML")
 
 
+# --- what shared sequences take and capture -----------------------------------------------
+
+def test_a_capture_a_sequence_does_not_declare_is_reported_at_the_capture(project):
+    shared = write(project / "scenarios" / "shared" / "extra.steps.yaml", """
+        sequences:
+          make-group:
+            params: [group_name]
+            steps:
+              - name: create the group
+                request: {method: POST, path: /Groups, body: {displayName: "${group_name}"}}
+                capture: {group_id: body.id}
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_shared_steps([shared])
+    assert messages(exc) == [f"{shared}:7: sequence 'make-group' captures 'group_id' but does not declare it: "
+                             "add it to the sequence's `captures:`"]
+
+
+def test_a_declared_capture_no_step_makes_is_reported_at_the_declaration(project):
+    shared = write(project / "scenarios" / "shared" / "extra.steps.yaml", """
+        sequences:
+          list-users:
+            captures: [user_ids]
+            steps:
+              - name: list
+                request: {method: GET, path: /Users}
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_shared_steps([shared])
+    [problem] = messages(exc)
+    assert problem.startswith(f"{shared}:3: sequence 'list-users' declares it captures 'user_ids'")
+
+
+def test_a_sequence_step_reading_a_name_it_does_not_take_is_reported_in_the_steps_file(project, idps):
+    shared = write(project / "scenarios" / "shared" / "extra.steps.yaml", """
+        sequences:
+          read-user:
+            steps:
+              - name: read it
+                request: {method: GET, path: "/Users/${user_id}"}
+    """)
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        vars:
+          user_id: abc
+        steps:
+          - use: read-user
+    """)
+    [problem] = messages(load_broken(path, idps))
+    assert problem.startswith(f"{shared}:5: request: template references undefined name 'user_id'")
+    assert problem.endswith("declare it in the `params:` of sequence 'read-user'")
+
+
+def test_a_sequence_template_need_it_does_not_take_is_reported_in_the_steps_file(project, idps):
+    shared = write(project / "scenarios" / "shared" / "extra.steps.yaml", """
+        sequences:
+          read-user:
+            steps:
+              - name: read it
+                request: {idp: get_user}
+    """)
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        vars:
+          user_id: abc
+        steps:
+          - use: read-user
+    """)
+    [problem] = messages(load_broken(path, idps))
+    assert problem.startswith(f"{shared}:5: request template 'get_user' of IdP profile 'okta'")
+    assert "needs 'user_id'" in problem and "`params:` of sequence 'read-user'" in problem
+
+
+def test_after_a_sequence_the_caller_sees_its_declared_captures_and_nothing_else(project, idps):
+    write(project / "scenarios" / "shared" / "extra.steps.yaml", """
+        sequences:
+          make-user:
+            captures: [made_id]
+            steps:
+              - name: create
+                vars: {scratch: x}
+                request: {method: POST, path: /Users, body: {userName: "${scratch}"}}
+                capture: {made_id: body.id}
+    """)
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - use: make-user
+          - name: read it
+            request: {method: GET, path: "/Users/${made_id}", query: {x: "${scratch}"}}
+    """)
+    [problem] = messages(load_broken(path, idps))
+    assert problem.startswith(f"{path}:7: request: template references undefined name 'scratch'")
+
+
+def test_the_shipped_sequences_declare_what_they_capture():
+    shared = load_shared_steps(sorted((REPO / "scenarios" / "shared").glob("*.steps.yaml")))
+    assert shared["create-user"].params == ("user",) and shared["create-user"].captures == ("user_id",)
+    assert shared["create-empty-group"].captures == ("group_id",)
+
+
+# --- step names ----------------------------------------------------------------------------
+
+def test_a_step_name_over_80_characters_is_reported_at_its_line(project, idps):
+    long_name = "read the user back and check every attribute the IdP sent, one by one, in one GET"
+    assert len(long_name) == 81
+    path = scenario_file(project, f"""
+        id: broken
+        title: t
+        idps: [okta]
+        steps:
+          - name: {long_name}
+            request: {{method: GET, path: /Users}}
+    """)
+    assert messages(load_broken(path, idps)) == [
+        f"{path}:5: step name is 81 characters long (at most 80): keep it short and put the rest in `description:`"]
+
+
+def test_a_long_step_name_in_a_sequence_is_reported_in_the_steps_file(project):
+    shared = write(project / "scenarios" / "shared" / "extra.steps.yaml", f"""
+        sequences:
+          list-users:
+            steps:
+              - name: {"x" * 81}
+                request: {{method: GET, path: /Users}}
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_shared_steps([shared])
+    [problem] = messages(exc)
+    assert problem.startswith(f"{shared}:4: step name is 81 characters long")
+
+
+def test_a_step_description_is_kept_on_the_step(project, idps):
+    path = scenario_file(project, """
+        id: fine
+        title: t
+        idps: [okta]
+        steps:
+          - name: list users
+            description: The IdP lists users, as it does before an import.
+            request: {method: GET, path: /Users}
+    """)
+    [step] = load_scenario(path, idps).steps
+    assert step.description == "The IdP lists users, as it does before an import."
+
+
+def test_every_shipped_step_name_is_at_most_80_characters():
+    for path in sorted((REPO / "scenarios").rglob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        steps = list(data.get("steps") or [])
+        for sequence in (data.get("sequences") or {}).values():
+            steps += sequence["steps"]
+        assert all(len(step.get("name", "")) <= 80 for step in steps), path
+
+
 # --- IdPs and their request templates ------------------------------------------------------
 
 def test_an_unknown_idp_is_reported_at_its_item_line_and_lists_the_known_ones(project, idps):
@@ -541,8 +703,9 @@ def test_an_idp_request_template_needing_an_undefined_name_names_the_profile_lin
     """)
     exc = load_broken(path, idps)
     okta = project / "profiles" / "idp" / "okta.yaml"
+    line = okta.read_text().splitlines().index("  get_user:") + 1
     [problem] = messages(exc)
-    assert problem.startswith(f"{path}:6: request template 'get_user' of IdP profile 'okta' ({okta}:70)")
+    assert problem.startswith(f"{path}:6: request template 'get_user' of IdP profile 'okta' ({okta}:{line})")
     assert "needs 'user_id'" in problem
 
 
@@ -877,6 +1040,55 @@ def test_an_idp_request_template_with_an_unknown_function_is_reported_at_the_tem
         load_idp_profiles(tmp_path / "profiles")
     [problem] = messages(exc)
     assert problem.startswith(f"{path}:6: requests.get_user: unknown function nope()")
+
+
+def test_an_idp_template_reading_a_name_its_needs_do_not_declare_is_reported_where_it_reads_it(tmp_path):
+    path = write(tmp_path / "profiles" / "idp" / "mine.yaml", """
+        id: mine
+        name: Mine
+        requests:
+          get_user:
+            needs: [user_id]
+            method: GET
+            path: /Users/${user_id}
+            query: {attributes: "${attribute}"}
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_idp_profiles(tmp_path / "profiles")
+    assert messages(exc) == [f"{path}:8: requests.get_user: reads 'attribute', which its `needs:` does not declare"]
+
+
+def test_an_idp_template_declaring_a_name_it_never_reads_is_reported_at_the_declaration(tmp_path):
+    path = write(tmp_path / "profiles" / "idp" / "mine.yaml", """
+        id: mine
+        name: Mine
+        requests:
+          test_connection:
+            needs: [run_id, user]
+            method: GET
+            path: /Users
+            query: {filter: 'userName eq "${uuid()}-${run_id}"'}
+    """)
+    with pytest.raises(ScenarioFileError) as exc:
+        load_idp_profiles(tmp_path / "profiles")
+    # run_id is a built-in: declaring it is allowed, not needed; `user` is never read.
+    assert messages(exc) == [f"{path}:5: requests.test_connection: declares 'user' in `needs:` but never reads it"]
+
+
+def test_a_scenario_must_define_what_an_idp_template_declares_it_needs(project, idps):
+    assert idps["entra"].request_names["update_user"] == {"update", "user_id"}
+    path = scenario_file(project, """
+        id: broken
+        title: t
+        idps: [entra]
+        steps:
+          - name: rename
+            vars: {user_id: abc}
+            request: {idp: replace_attribute}
+    """)
+    problems = messages(load_broken(path, idps))
+    assert [p.split(" needs ")[1].split(",")[0] for p in problems] == ["'attribute'", "'value'"]
+    assert all(p.startswith(f"{path}:7: request template 'replace_attribute' of IdP profile 'entra'") for p in problems)
 
 
 def test_problems_of_several_idp_profiles_are_all_reported(project):
