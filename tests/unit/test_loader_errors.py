@@ -169,7 +169,8 @@ def test_an_unknown_key_inside_a_request_step_is_reported_at_its_line(project, i
     exc = load_broken(path, idps)
     [problem] = messages(exc)
     assert problem.startswith(f"{path}:7: unknown key 'expct'")
-    assert "allowed: capture, collect, concurrent, description, expect, name, paginate, refs, repeat, request, vars, when, why" in problem
+    assert ("allowed: capture, collect, concurrent, description, expect, name, paginate, refs, repeat, request, "
+            "vars, when, why") in problem
 
 
 def test_an_unknown_key_in_a_later_step_is_reported_at_its_own_line(project, idps):
