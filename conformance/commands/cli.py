@@ -27,13 +27,14 @@ from conformance.commands import (
     record,
     report,
     run,
+    show,
     verify,
 )
 from conformance.commands.exit_codes import EXIT_INTERRUPTED
 
 __all__ = ["COMMANDS", "build_parser", "entry", "main"]
 
-COMMANDS = (run, demo, lint, listing, cleanup, report, init, doctor, certify, verify, completion,
+COMMANDS = (run, demo, lint, listing, show, cleanup, report, init, doctor, certify, verify, completion,
             record, import_har, load)
 
 

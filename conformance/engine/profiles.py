@@ -59,6 +59,22 @@ class IdpProfile:
     # the root. Reports group every variant's scenarios under it.
     family: str = ""
 
+    def resolve(self, request: Request) -> Request:
+        """A step's request with this profile's template (`request: {idp: name}`) merged under its keys."""
+        if not request.idp:
+            return request
+        base = self.requests[request.idp]
+        return Request(
+            idp=request.idp,
+            method=request.method or base.method,
+            path=request.path or base.path,
+            query={**(base.query or {}), **(request.query or {})} or None,
+            headers={**(base.headers or {}), **(request.headers or {})} or None,
+            body=request.body if request.has_body else base.body,
+            has_body=request.has_body or base.has_body,
+            auth=request.auth if request.auth != "default" else base.auth,
+        )
+
 
 @dataclass(frozen=True)
 class TargetProfile:

@@ -153,19 +153,7 @@ class Runner:
 
     def _resolve(self, request: Request) -> Request:
         """Merge the IdP profile's request template under the step's own keys."""
-        if not request.idp:
-            return request
-        base = self.idp.requests[request.idp]
-        return Request(
-            idp=request.idp,
-            method=request.method or base.method,
-            path=request.path or base.path,
-            query={**(base.query or {}), **(request.query or {})} or None,
-            headers={**(base.headers or {}), **(request.headers or {})} or None,
-            body=request.body if request.has_body else base.body,
-            has_body=request.has_body or base.has_body,
-            auth=request.auth if request.auth != "default" else base.auth,
-        )
+        return self.idp.resolve(request)
 
     # --- running ----------------------------------------------------------------------------
 
