@@ -142,7 +142,7 @@ def reference_problems(data: Any, source: SourceMap) -> list[Problem]:
     return problems
 
 
-def render_markdown(references: Iterable[Reference] | None = None) -> str:
+def render_markdown() -> str:
     """docs/references.md: one entry per id, in catalogue order."""
     lines = [
         "# References",
@@ -157,7 +157,7 @@ def render_markdown(references: Iterable[Reference] | None = None) -> str:
         "not on the IdP vendor's own documentation. `scim-conformance lint` rejects an id that is not listed.",
         "",
     ]
-    for ref in references if references is not None else catalogue().values():
+    for ref in catalogue().values():
         lines.append(f"## `{ref.id}`")
         lines.append("")
         lines.append(ref.summary + (" *(secondary)*" if ref.secondary else ""))

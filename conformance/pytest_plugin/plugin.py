@@ -376,7 +376,7 @@ def _mark(item: pytest.Item, scenario: Scenario, idp_id: str, session: Session) 
     item.add_marker(pytest.mark.allure_label(scenario.id, label_type="scim_scenario"))
     item.add_marker(pytest.mark.allure_label(idp_id, label_type="scim_idp"))
     item.add_marker(pytest.mark.allure_label(scenario.level, label_type="scim_level"))
-    for name, url in ref_links(scenario.refs):
+    for name, url in ref_links([*scenario.refs, *(ref for step in scenario.steps for ref in step.refs)]):
         item.add_marker(pytest.mark.allure_link(url, link_type="link", name=name))
     item.add_marker(pytest.mark.allure_display_name(f"{scenario.title} [{idp.name}]"))
     if session.target is not None:
