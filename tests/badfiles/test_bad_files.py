@@ -81,12 +81,14 @@ CASES = {
     "unknown-reference": Bad((S + "unknown-reference.scenario.yaml",), 8,
                              "unknown reference id 'Q19' (see docs/references.md)"),
     "unknown-scenario-reference": Bad((S + "unknown-scenario-reference.scenario.yaml",), 4,
-                                      "unknown reference id 'IDP-WIRE §1.2' (see docs/references.md)"),
+                                      "unknown reference id 'OKTA-20' (see docs/references.md)"),
     "unknown-idp": Bad((S + "unknown-idp.scenario.yaml",), 5, "unknown IdP profile 'nosuch-idp'"),
     "reserved-tag": Bad((S + "reserved-tag.scenario.yaml",), 4, "tag 'skip' is reserved"),
     "unknown-use": Bad((S + "unknown-use.scenario.yaml",), 7,
                        "unknown shared sequence 'create-usr' (known: "),
     "use-missing-param": Bad((S + "use-missing-param.scenario.yaml",), 7, "shared sequence 'create-user' needs 'user'"),
+    "long-step-name": Bad((S + "long-step-name.scenario.yaml",), 5,
+                          "step name is 103 characters long (at most 80): keep it short and put the rest in `description:`"),
     "duplicate-scenario-id": Bad(("duplicate-id",), 2, "scenario id 'same-id' is already used by "
                                  f"{RELATIVE}/duplicate-id/first.scenario.yaml",
                                  where="duplicate-id/second.scenario.yaml"),
@@ -95,6 +97,8 @@ CASES = {
     "duplicate-sequence": Bad(("steps/duplicate-sequence/a.steps.yaml",), 3,
                               "sequence 'get-user' is also defined in ", where="steps/duplicate-sequence/b.steps.yaml"),
     "empty-sequence": Bad(("steps/missing-steps/empty-sequence.steps.yaml",), 4, "[] should be non-empty"),
+    "undeclared-capture": Bad(("steps/undeclared-capture/groups.steps.yaml",), 9,
+                              "sequence 'make-group' captures 'group_id' but does not declare it"),
     # --- target profiles ---------------------------------------------------------------------------
     "token-in-profile": Bad(("targets/token-in-file.yaml",), 6, "tokens are never stored in files"),
     "profile-unknown-key": Bad(("targets/unknown-key.yaml",), 3, "unknown key 'verify_tls' (allowed: "),
@@ -110,6 +114,9 @@ CASES = {
     "idp-bad-template": Bad(("idp-bad-template/idp/acme.yaml",), 7, "requests.get_user: unclosed '${'",
                             profiles="idp-bad-template"),
     "idp-unknown-key": Bad(("idp-unknown-key/idp/acme.yaml",), 7, "unknown key 'verb'", profiles="idp-unknown-key"),
+    "idp-undeclared-need": Bad(("idp-undeclared-need/idp/acme.yaml",), 9,
+                               "requests.get_user: reads 'attribute', which its `needs:` does not declare",
+                               profiles="idp-undeclared-need"),
 }
 
 # Cases the loader once crashed on or reported without a line (fixed in conformance/scenario/yamlsrc.py).
