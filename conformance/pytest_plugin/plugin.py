@@ -253,18 +253,25 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
-def failure_cause(error: BaseException | None) -> str:
-    """The one-line cause of a failed item, as the command's summary shows it (redacted)."""
-    cause = error.title if isinstance(error, TargetDeviation) else (
-        f"harness error: {error}" if isinstance(error, HarnessError) else repr(error))
+def failure_cause(error: BaseException | None, report_text: str = "") -> str:
+    """The one-line cause of a failed item, as the command's summary shows it (redacted).
+
+    Without an exception (a known deviation that passed: XPASS(strict)) it is the report's text.
+    """
+    if error is None:
+        cause = report_text or "failed"
+    else:
+        cause = error.title if isinstance(error, TargetDeviation) else (
+            f"harness error: {error}" if isinstance(error, HarnessError) else repr(error))
     return redactor.text((str(cause).splitlines() or ["failed"])[0])
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(wrapper=True)  # outside pytest's own: the report is final (xfail turned into XPASS(strict))
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     report = yield
     if isinstance(item, ScenarioItem) and report.failed:
-        report.user_properties.append((CAUSE_PROPERTY, failure_cause(call.excinfo.value if call.excinfo else None)))
+        error = call.excinfo.value if call.excinfo else None
+        report.user_properties.append((CAUSE_PROPERTY, failure_cause(error, report.longreprtext)))
     return report
 
 
