@@ -146,3 +146,24 @@ def test_insecure_turns_verification_off_keeps_the_rest_of_the_target_and_writes
     assert argv[argv.index("--scim-target") + 1] == str(profile) and "--scim-insecure" in argv
     assert "--scim-insecure" not in pytest_args(build_parser().parse_args(["run", "--target", "x"]), [], tmp_path)
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["corp.yaml", "targets"]
+
+
+def test_the_summary_takes_each_failure_cause_from_the_report_data_not_its_text():
+    import pytest
+
+    from conformance.commands.pytest_run import RunSummary
+    from conformance.pytest_plugin.plugin import CAUSE_PROPERTY
+
+    def report(name: str, outcome: str, **extra: object) -> pytest.TestReport:
+        return pytest.TestReport(nodeid=f"scenarios/okta/a.scenario.yaml::{name}", location=("a", 0, name),
+                                 keywords={}, outcome=outcome, longrepr="Step 9 (not this)\n✗ nor this" if
+                                 outcome == "failed" else None, when="call", **extra)
+
+    summary = RunSummary()
+    summary.pytest_runtest_logreport(report("push[okta]", "passed"))
+    summary.pytest_runtest_logreport(report("push[entra]", "failed", user_properties=[
+        (CAUSE_PROPERTY, 'step 1 "look up": expected status 200, got 500')]))
+    summary.pytest_runtest_logreport(report("other[entra]", "failed"))
+    assert summary.failures == [("push[entra]", 'step 1 "look up": expected status 200, got 500'),
+                                ("other[entra]", "failed")]
+    assert (summary.outcomes["okta"]["passed"], summary.outcomes["entra"]["failed"]) == (1, 2)
