@@ -531,13 +531,19 @@ def test_a_declared_capture_no_step_makes_is_reported_at_the_declaration(project
     assert problem.startswith(f"{shared}:3: sequence 'list-users' declares it captures 'user_ids'")
 
 
-def test_a_sequence_step_reading_a_name_it_does_not_take_is_reported_in_the_steps_file(project, idps):
-    shared = write(project / "scenarios" / "shared" / "extra.steps.yaml", """
+@pytest.mark.parametrize(("request_text", "start"), [
+    ('{method: GET, path: "/Users/${user_id}"}', "request: template references undefined name 'user_id'"),
+    ("{idp: get_user}", "request template 'get_user' of IdP profile 'okta'"),
+], ids=["template", "idp-template-needs"])
+def test_a_sequence_step_reading_a_name_it_does_not_take_is_reported_in_the_steps_file(
+        project, idps, request_text, start):
+    # The caller defines user_id, but the sequence does not declare it takes it.
+    shared = write(project / "scenarios" / "shared" / "extra.steps.yaml", f"""
         sequences:
           read-user:
             steps:
               - name: read it
-                request: {method: GET, path: "/Users/${user_id}"}
+                request: {request_text}
     """)
     path = scenario_file(project, """
         id: broken
@@ -549,30 +555,8 @@ def test_a_sequence_step_reading_a_name_it_does_not_take_is_reported_in_the_step
           - use: read-user
     """)
     [problem] = messages(load_broken(path, idps))
-    assert problem.startswith(f"{shared}:5: request: template references undefined name 'user_id'")
-    assert problem.endswith("declare it in the `params:` of sequence 'read-user'")
-
-
-def test_a_sequence_template_need_it_does_not_take_is_reported_in_the_steps_file(project, idps):
-    shared = write(project / "scenarios" / "shared" / "extra.steps.yaml", """
-        sequences:
-          read-user:
-            steps:
-              - name: read it
-                request: {idp: get_user}
-    """)
-    path = scenario_file(project, """
-        id: broken
-        title: t
-        idps: [okta]
-        vars:
-          user_id: abc
-        steps:
-          - use: read-user
-    """)
-    [problem] = messages(load_broken(path, idps))
-    assert problem.startswith(f"{shared}:5: request template 'get_user' of IdP profile 'okta'")
-    assert "needs 'user_id'" in problem and "`params:` of sequence 'read-user'" in problem
+    assert problem.startswith(f"{shared}:5: {start}")
+    assert "'user_id'" in problem and problem.endswith("declare it in the `params:` of sequence 'read-user'")
 
 
 def test_after_a_sequence_the_caller_sees_its_declared_captures_and_nothing_else(project, idps):
@@ -1043,37 +1027,28 @@ def test_an_idp_request_template_with_an_unknown_function_is_reported_at_the_tem
     assert problem.startswith(f"{path}:6: requests.get_user: unknown function nope()")
 
 
-def test_an_idp_template_reading_a_name_its_needs_do_not_declare_is_reported_where_it_reads_it(tmp_path):
-    path = write(tmp_path / "profiles" / "idp" / "mine.yaml", """
+@pytest.mark.parametrize(("needs", "query", "expected"), [
+    # A name read but not declared: reported where it is read.
+    ("[user_id]", '{attributes: "${attribute}"}', "8: requests.get_user: reads 'attribute', which its `needs:` does "
+                                                  "not declare"),
+    # A name declared but never read: reported at the declaration. run_id is a built-in: allowed, not needed.
+    ("[run_id, user_id, user]", '{filter: "${uuid()}-${run_id}"}', "5: requests.get_user: declares 'user' in "
+                                                                   "`needs:` but never reads it"),
+], ids=["read-not-declared", "declared-not-read"])
+def test_an_idp_templates_needs_must_list_exactly_the_names_it_reads(tmp_path, needs, query, expected):
+    path = write(tmp_path / "profiles" / "idp" / "mine.yaml", f"""
         id: mine
         name: Mine
         requests:
           get_user:
-            needs: [user_id]
+            needs: {needs}
             method: GET
-            path: /Users/${user_id}
-            query: {attributes: "${attribute}"}
+            path: /Users/${{user_id}}
+            query: {query}
     """)
     with pytest.raises(ScenarioFileError) as exc:
         load_idp_profiles(tmp_path / "profiles")
-    assert messages(exc) == [f"{path}:8: requests.get_user: reads 'attribute', which its `needs:` does not declare"]
-
-
-def test_an_idp_template_declaring_a_name_it_never_reads_is_reported_at_the_declaration(tmp_path):
-    path = write(tmp_path / "profiles" / "idp" / "mine.yaml", """
-        id: mine
-        name: Mine
-        requests:
-          test_connection:
-            needs: [run_id, user]
-            method: GET
-            path: /Users
-            query: {filter: 'userName eq "${uuid()}-${run_id}"'}
-    """)
-    with pytest.raises(ScenarioFileError) as exc:
-        load_idp_profiles(tmp_path / "profiles")
-    # run_id is a built-in: declaring it is allowed, not needed; `user` is never read.
-    assert messages(exc) == [f"{path}:5: requests.test_connection: declares 'user' in `needs:` but never reads it"]
+    assert messages(exc) == [f"{path}:{expected}"]
 
 
 def test_a_scenario_must_define_what_an_idp_template_declares_it_needs(project, idps):
