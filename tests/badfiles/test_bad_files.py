@@ -88,7 +88,8 @@ CASES = {
                        "unknown shared sequence 'create-usr' (known: "),
     "use-missing-param": Bad((S + "use-missing-param.scenario.yaml",), 7, "shared sequence 'create-user' needs 'user'"),
     "long-step-name": Bad((S + "long-step-name.scenario.yaml",), 5,
-                          "step name is 103 characters long (at most 80): keep it short and put the rest in `description:`"),
+                          "step name is 103 characters long (at most 80): keep it short and put the rest in "
+                          "`description:`"),
     "duplicate-scenario-id": Bad(("duplicate-id",), 2, "scenario id 'same-id' is already used by "
                                  f"{RELATIVE}/duplicate-id/first.scenario.yaml",
                                  where="duplicate-id/second.scenario.yaml"),
