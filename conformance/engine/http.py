@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -18,7 +19,26 @@ import httpx
 if TYPE_CHECKING:
     from conformance.engine.profiles import TargetProfile
 
-__all__ = ["http_client", "target_client"]
+__all__ = ["http_client", "target_client", "tls_context"]
+
+
+def tls_context(base_url: str, verify: bool | str = True) -> ssl.SSLContext:
+    """The TLS context for requests under `base_url`; every client of a SCIM server uses this one.
+
+    `verify`: check the server's certificate against the CA bundle httpx ships (True, or the
+    file SSL_CERT_FILE names), against this CA bundle file or folder (a path), or not at all
+    (False).
+    """
+    if urlsplit(base_url).scheme.lower() == "http":
+        # Plain HTTP: no request under this base URL uses TLS, redirects being never followed.
+        # Loading the CA bundle into a context takes 20 to 40 ms; one that trusts no certificate
+        # takes none, and would refuse any certificate rather than accept one.
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if isinstance(verify, str):
+        if Path(verify).is_dir():
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
+    return httpx.create_ssl_context(verify=verify)
 
 
 def http_client(
@@ -36,15 +56,8 @@ def http_client(
     at all (False). `proxies_from_env=False` ignores HTTP(S)_PROXY and NO_PROXY, for a server
     on 127.0.0.1 that a proxy cannot reach.
     """
-    tls: bool | str | ssl.SSLContext = verify
-    if urlsplit(base_url).scheme.lower() == "http":
-        # Plain HTTP: no request under this base URL uses TLS, redirects being never followed.
-        # httpx still builds a TLS context, and loading the CA bundle into it takes 20 to 40 ms;
-        # one that trusts no certificate takes none, and would refuse any certificate rather
-        # than accept one.
-        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     return httpx.Client(
-        verify=tls,
+        verify=tls_context(base_url, verify),
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
         follow_redirects=False,  # a redirect is an answer worth seeing, not following
         headers=dict(headers) if headers else None,

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from conformance.engine.errors import HarnessError
+from conformance.engine.http import tls_context
 from conformance.engine.profiles import TargetProfile
 from conformance.engine.transport import MAX_BODY_BYTES
 
@@ -71,12 +72,7 @@ class LeanClient:
         self.read_timeout = target.read_timeout
         self._context: ssl.SSLContext | None = None
         if parts.scheme == "https":
-            context = ssl.create_default_context(
-                cafile=target.verify_tls if isinstance(target.verify_tls, str) else None)
-            if target.verify_tls is False:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            self._context = context
+            self._context = tls_context(target.base_url, target.verify_tls)  # as the run verifies
         self._local = threading.local()
 
     def _connection(self) -> http.client.HTTPConnection:
