@@ -120,7 +120,7 @@ CASES = {
                                profiles="idp-undeclared-need"),
 }
 
-# Cases the loader once crashed on or reported without a line (fixed in conformance/scenario/yamlsrc.py).
+# Cases the loader once crashed on or reported without a line (fixed in conformance/engine/scenario/yamlsrc.py).
 LOADER_CASES = {
     "binary": Bad((S + "binary.scenario.yaml",), 1, "cannot read file"),
     "non-utf8": Bad((S + "non-utf8.scenario.yaml",), 2, "cannot read file"),
