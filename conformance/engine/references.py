@@ -64,7 +64,8 @@ class Reference:
 def catalogue() -> dict[str, Reference]:
     """Every catalogued reference by id, read from the package data (works from an installed wheel)."""
     text = resources.files(__package__).joinpath("references.yaml").read_text("utf-8")
-    entries: dict[str, Any] = yaml.safe_load(text)
+    # libyaml, where PyYAML has it: every run reads the catalogue to check the ids it cites.
+    entries: dict[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return {ref_id: Reference(id=ref_id, summary=entry["summary"], sources=tuple(entry["sources"]),
                               note=entry.get("note", ""), secondary=bool(entry.get("secondary", False)))
             for ref_id, entry in entries.items()}
