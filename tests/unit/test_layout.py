@@ -122,3 +122,18 @@ def test_no_private_name_is_imported_from_another_module() -> None:
             if private and module != name:
                 offences.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {module}.{', '.join(private)}")
     assert not offences, "\n".join(offences)
+
+
+def test_no_file_points_outside_the_repository() -> None:
+    """Facts live in docs/ with their public sources: nothing cites a document a user cannot open."""
+    repo = PACKAGE.parent
+    outside = ("IDP" + "-WIRE", "../" + "shared", "/work/")  # spelt in pieces: this file is scanned too
+    offences = []
+    for folder in ("conformance", "scenarios", "profiles", "docs", "tests", "bench"):
+        for path in sorted((repo / folder).rglob("*")):
+            if not path.is_file() or path.suffix not in {".py", ".md", ".yaml", ".yml", ".json", ".txt", ".toml"}:
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            offences += [f"{path.relative_to(repo)}: {word}" for word in outside if word in text]
+    offences += [f"README.md: {word}" for word in outside if word in (repo / "README.md").read_text(encoding="utf-8")]
+    assert not offences, "\n".join(offences)
