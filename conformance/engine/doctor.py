@@ -37,6 +37,8 @@ def _kind(exchange: Exchange) -> str:
     received = exchange.received
     if received is None:
         return f"no answer ({exchange.error})"
+    if received.json_problem:
+        return f"{received.status}, {received.json_problem}"
     if received.json is None or not isinstance(received.json, dict | list):
         kind = received.media_type or "no Content-Type"
         return f"{received.status}, not JSON ({kind})"

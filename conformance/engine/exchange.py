@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.engine.jsondepth import TOO_DEEP, too_deep
+
 __all__ = ["INVALID_TOKEN", "NOT_JSON", "Exchange", "Received", "Sent"]
 
 # The bearer token of requests that must be refused (`auth: invalid`): not a secret, so curl
@@ -54,6 +56,11 @@ class Received:
     def header(self, name: str) -> str | None:
         lowered = name.lower()
         return next((v for k, v in self.headers if k.lower() == lowered), None)
+
+    @property
+    def json_problem(self) -> str | None:
+        """Why a body that is JSON in form cannot be used as JSON (nested too deep), or None."""
+        return TOO_DEEP if self.json is NOT_JSON and too_deep(self.text) else None
 
     @property
     def media_type(self) -> str:

@@ -16,6 +16,8 @@ from typing import Any
 
 import ahocorasick
 
+from conformance.engine import jsondepth
+
 __all__ = ["MASK", "Redactor", "redactor"]
 
 MASK = "[REDACTED]"
@@ -140,8 +142,8 @@ class Redactor:
             return ""
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         try:
-            parsed = json.loads(text)
-        except ValueError:
+            parsed = jsondepth.loads(text)
+        except ValueError:  # not JSON, or too deep to walk: shown as text
             return self.text(text)
         return self.json(parsed)
 

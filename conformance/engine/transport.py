@@ -23,6 +23,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
+from conformance.engine import jsondepth
 from conformance.engine.exchange import INVALID_TOKEN, NOT_JSON, Exchange, Received, Sent
 from conformance.engine.http import target_client
 from conformance.engine.profiles import TargetProfile
@@ -84,8 +85,8 @@ def _decode(raw: bytes, encoding: str | None) -> tuple[str, Any]:
     if not text.strip():
         return text, NOT_JSON
     try:
-        return text, json.loads(text)
-    except ValueError:
+        return text, jsondepth.loads(text)
+    except ValueError:  # not JSON, or nested deeper than any part of the harness should walk
         return text, NOT_JSON
 
 

@@ -15,6 +15,8 @@ def json_body(exchange: Exchange) -> Any:
     received = exchange.received
     assert received is not None
     if received.json is NOT_JSON:
+        if received.json_problem:
+            raise CheckFailed(f"expected a JSON body, got {received.json_problem} (status {received.status})")
         if not received.text.strip():
             raise CheckFailed(f"expected a JSON body, got an empty body (status {received.status})")
         kind = received.media_type or "no Content-Type"
