@@ -22,6 +22,7 @@ from conformance.engine.profiles import IdpProfile, TargetProfile
 from conformance.engine.redact import Redactor
 from conformance.engine.references import reference_lines
 from conformance.engine.removal import is_gone, plan_removal
+from conformance.engine.resource_ids import UnusableId, belongs_to_run, prove_created, render_path, reread, same_name
 from conformance.engine.scenario.model import Request, Scenario, Step
 from conformance.engine.templating import TemplateError, render
 from conformance.engine.transport import Transport
@@ -144,9 +145,10 @@ class Runner:
             scope[name] = self._render(value, scope, f"{scenario.path}:{scenario.line}: vars.{name}")
         return scope
 
-    def _render(self, value: Any, scope: dict[str, Any], where: str) -> Any:
+    def _render(self, value: Any, scope: dict[str, Any], where: str, *, path: bool = False) -> Any:
         try:
-            return render(value, scope)
+            # A path gets every substituted value as one encoded segment (resource_ids says why).
+            return render_path(str(value), scope) if path else render(value, scope)
         except TemplateError as exc:
             # Names were checked at load time; what is left is a value of the wrong shape.
             raise HarnessError(f"{where}: {exc}") from None
@@ -154,6 +156,19 @@ class Runner:
     def _resolve(self, request: Request) -> Request:
         """Merge the IdP profile's request template under the step's own keys."""
         return self.idp.resolve(request)
+
+    @contextlib.contextmanager
+    def _refusing_ids(self, scenario: Scenario, step: Step, number: int) -> Any:
+        """Fail the step, with nothing sent, when a path would carry an id that is not one segment."""
+        try:
+            yield
+        except UnusableId as exc:
+            self._fail(StepFailure(scenario, self.idp, step, number, [str(exc)], None))
+
+    def _prove(self, entry: LedgerEntry) -> str | None:
+        """Why a created resource is not the run's (one GET of its id), or None when it is."""
+        return prove_created(lambda path: self._send("GET", path, headers={**self.idp.headers}),
+                             entry.collection, entry.id, entry.name)
 
     # --- running ----------------------------------------------------------------------------
 
@@ -179,7 +194,7 @@ class Runner:
             with self.reporter.step(f"{number}. {step.name} (skipped: target is not '{step.when.text}')"):
                 return
         where = str(step.location)
-        with self.reporter.step(f"{number}. {step.name}"):
+        with self.reporter.step(f"{number}. {step.name}"), self._refusing_ids(scenario, step, number):
             for name in step.collect:
                 if not isinstance(scope.setdefault(name, []), list):
                     raise HarnessError(f"{where}: collect {name!r}: {name!r} is already defined and not a list")
@@ -221,7 +236,7 @@ class Runner:
             headers.update(self._render(request.headers, scope, f"{where}: request.headers"))
         return Prepared(
             method=str(self._render(request.method, scope, f"{where}: request.method")).upper(),
-            path=str(self._render(request.path, scope, f"{where}: request.path")),
+            path=str(self._render(request.path, scope, f"{where}: request.path", path=True)),
             query=self._render(request.query, scope, f"{where}: request.query") if request.query else None,
             headers=headers,
             body=self._render(request.body, scope, f"{where}: request.body") if request.has_body else None,
@@ -242,7 +257,10 @@ class Runner:
             reason = f"no usable answer from the target: {exchange.error}"
             self._fail(StepFailure(scenario, self.idp, step, number, [reason], exchange, expect,
                                    attempt=attempt), unreachable=True)
-        ledger.observe(request.method, request.path, exchange, step.name)
+        claim = ledger.observe(request.method, request.path, exchange, step.name, sent=request.body,
+                               proof=self._prove)
+        if claim:
+            self._fail(StepFailure(scenario, self.idp, step, number, [claim], exchange, expect, attempt=attempt))
         problem = exchange.received.json_problem
         # A body too deep to walk is a finding whatever the step expects (jsondepth says why).
         reasons, compared = ([problem], None) if problem else self._check(expect, exchange)
@@ -380,6 +398,17 @@ class Runner:
         if not plan.sends:
             return f"{entry.path}: left in place ({plan.reason})"
         headers = {**self.idp.headers}
+        # Read it again first: only a resource that still carries a name of this run is removed.
+        now = reread(entry.collection, self._send("GET", entry.path, headers=headers),
+                     lambda found: same_name(entry.collection, entry.name, found)
+                     or belongs_to_run(found, self.data.run_id))
+        if now.gone:
+            return None
+        if not now.ours:
+            return f"{entry.path}: left in place ({now.detail})"
+        plan = plan_removal(entry.collection, self.target.capabilities, active=now.active)
+        if not plan.sends:
+            return None  # a user to deactivate that is inactive already
         body = plan.body
         if body is not None:
             # The target cannot delete users (e.g. Grafana): deactivate, as the IdP would.

@@ -33,6 +33,7 @@ __all__ = [
     "parse_template",
     "referenced_names",
     "render",
+    "render_parts",
 ]
 
 
@@ -335,6 +336,11 @@ def render(value: Any, scope: Mapping[str, Any]) -> Any:
     if isinstance(value, list | tuple):
         return [render(item, scope) for item in value]
     return value
+
+
+def render_parts(text: str, scope: Mapping[str, Any]) -> list[tuple[bool, Any]]:
+    """A string template in order: (False, literal text) and (True, substituted value) pairs."""
+    return [(False, p) if isinstance(p, str) else (True, _evaluate(p, scope)) for p in parse_template(text)]
 
 
 # --- compiled templates --------------------------------------------------------------------
