@@ -13,8 +13,9 @@ from typing import Any
 
 from conformance.commands.exit_codes import EXIT_PROBLEMS, EXIT_USAGE
 from conformance.engine.errors import HarnessError
+from conformance.engine.redact import shown_url
 from conformance.recording.har import HarError, read_har
-from conformance.recording.scenario_file import Destination, save_scenario, without_userinfo
+from conformance.recording.scenario_file import Destination, save_scenario
 
 __all__ = ["add_parser", "cmd_import"]
 
@@ -36,12 +37,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     span = f"{imported.first} to {imported.last}" if imported.first else "unknown times"
     header = [
         f"Imported by `scim-conformance import` from {source.name} (HAR by {imported.creator}), recorded {span}",
-        f"Target: {without_userinfo(imported.base_url)}",
+        f"Target: {shown_url(imported.base_url)}",
         f"Entries: {len(imported.exchanges) + len(imported.skipped)} read, "
         f"{len(imported.exchanges)} to the SCIM base URL",
     ]
     return save_scenario(imported.exchanges, destination, base_url=imported.base_url, header=header,
-                         target_hint=without_userinfo(imported.base_url))
+                         target_hint=shown_url(imported.base_url))
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:

@@ -20,10 +20,10 @@ from typing import Any
 from conformance.commands.exit_codes import EXIT_PROBLEMS, EXIT_USAGE
 from conformance.engine.embedded import EmbeddedServerError, EmbeddedServerUnavailable
 from conformance.engine.errors import HarnessError
-from conformance.engine.redact import Redactor
+from conformance.engine.redact import Redactor, shown_url
 from conformance.engine.target import Target, open_target, profiles_dir_or_none
 from conformance.recording.proxy import Recorder
-from conformance.recording.scenario_file import Destination, save_scenario, without_userinfo
+from conformance.recording.scenario_file import Destination, save_scenario
 
 __all__ = ["add_parser", "cmd_record"]
 
@@ -92,11 +92,11 @@ def _record(args: argparse.Namespace, target: Target, destination: Destination) 
         header = [
             f"Recorded by `scim-conformance record` from {_stamp(recorder.started_at)} "
             f"to {_stamp(recorder.stopped_at)}",
-            f"Target: {without_userinfo(base_url) if not target.embedded else 'embedded scim2-server ' + base_url}"
+            f"Target: {shown_url(base_url) if not target.embedded else 'embedded scim2-server ' + base_url}"
             f" (the recorder listened on {recorder.url})",
             f"Requests: {recorder.seen} seen, {len(exchanges)} recorded",
         ]
-        hint = "embedded" if target.embedded else without_userinfo(args.target)
+        hint = "embedded" if target.embedded else shown_url(args.target)
         return save_scenario(exchanges, destination, base_url=base_url, header=header, target_hint=hint)
     finally:
         if log_file is not None:
@@ -109,7 +109,7 @@ def _announce(args: argparse.Namespace, where: str, base_url: str, embedded: boo
     if args.listen[0] not in ("127.0.0.1", "::1", "localhost"):
         print(f"  warning: listening on {args.listen[0]} over plain HTTP: the IdP's token crosses the network "
               "in clear unless a TLS tunnel or proxy terminates in front of it", file=sys.stderr, flush=True)
-    print(f"  forwarding to {Redactor().text(without_userinfo(base_url))}"
+    print(f"  forwarding to {Redactor().text(shown_url(base_url))}"
           + (" (embedded scim2-server, accepts any token)" if embedded else ""), flush=True)
     bounds = [f"{args.max_requests} request(s)" if args.max_requests else "",
               f"{args.duration:g} s" if args.duration else ""]

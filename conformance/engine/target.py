@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from conformance.engine.errors import HarnessError
 from conformance.engine.paths import find_profiles_dir
 from conformance.engine.profiles import TargetProfile, resolve_target, with_base_url
-from conformance.engine.redact import redactor
+from conformance.engine.redact import redactor, register_credentials
 from conformance.engine.signals import sigterm_as_keyboard_interrupt
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def prepare_target(spec: str, profiles_dir: Path | None, *, insecure: bool = Fal
     registered as a secret, and SIGTERM turned into KeyboardInterrupt. Raises HarnessError."""
     profile = resolve(spec, profiles_dir, insecure=insecure)
     token = ask_for_token(profile) if prompt else profile.token()
-    redactor.add_secret(token)
+    register_credentials(token, profile.token_env, profile.base_url)  # a short or non-ASCII one is refused
     sigterm_as_keyboard_interrupt()
     return Target(profile, profiles_dir, token, authenticate_embedded=authenticate_embedded)
 

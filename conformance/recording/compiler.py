@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
-from conformance.engine.redact import MASK, SENSITIVE_HEADERS, Redactor
+from conformance.engine.redact import Redactor, is_sensitive_header, is_sensitive_query_name
 from conformance.recording.analysis import Analysis, Person
 from conformance.recording.observed import Observed, Recording, RecordingError, Replayable
 from conformance.recording.steps import step_for
@@ -99,7 +99,7 @@ def _header_secrets(exchanges: list[Observed]) -> set[str]:
     found: set[str] = set()
     for exchange in exchanges:
         for name, value in exchange.request_headers:
-            if name.lower() not in SENSITIVE_HEADERS:
+            if not is_sensitive_header(name):
                 continue
             found.add(value)
             found.add(value.split(" ", 1)[-1].strip())
@@ -167,10 +167,11 @@ def _split_query(raw_query: str, base_query: set[str], redactor: Redactor,
             flags.append(piece)
             continue
         name, value = next(iter(parse_qsl(piece, keep_blank_values=True)), (piece, ""))
-        if redactor.data({name: "x"})[name] == MASK or redactor.text(value) != value:
+        if is_sensitive_query_name(name) or redactor.mask(value) != value:
             dropped.append(name)
-            secrets.add(value)
-            redactor.add_secret(value)
+            if len(value) >= 4:  # as in _header_secrets: a shorter value would match ordinary text
+                secrets.add(value)
+                redactor.add_secret(value)
             continue
         query.append((name, value))
     return flags, query, dropped
@@ -241,7 +242,7 @@ def _refuse_secrets(text: str, secrets: set[str], redactor: Redactor) -> None:
     for secret in secrets:
         if len(secret) >= 4 and secret in text:
             raise RecordingError("a secret value would be written to the scenario; nothing was written")
-    if redactor.text(text) != text:
+    if redactor.mask(text) != text:
         raise RecordingError("something that looks like a credential would be written; nothing was written")
 
 

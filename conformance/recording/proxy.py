@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from conformance.engine.redact import MASK, SENSITIVE_HEADERS, Redactor
+from conformance.engine.redact import MASK, Redactor, is_sensitive_header, is_sensitive_query_name
 from conformance.recording.observed import HOP_BY_HOP, Observed
 
 __all__ = ["MAX_RECORDED_BODY", "Recorder"]
@@ -279,7 +279,7 @@ class _Handler(BaseHTTPRequestHandler):
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         request_headers = list(self.headers.items())
         for name, value in request_headers:
-            if name.lower() in SENSITIVE_HEADERS:
+            if is_sensitive_header(name):
                 recorder._secret_seen(value)
                 recorder._secret_seen(value.split(" ", 1)[-1].strip())
         exchange: Observed | None = None
@@ -480,7 +480,7 @@ def _shown_target(target: str, redactor: Redactor) -> str:
     shown = []
     for piece in query.split("&"):
         name, value = next(iter(parse_qsl(piece, keep_blank_values=True)), (piece, ""))
-        if "=" in piece and redactor.data({name: value or "x"})[name] == MASK:
+        if "=" in piece and value and is_sensitive_query_name(name):
             redactor.add_secret(value)
             shown.append(f"{quote(name)}={MASK}")
         else:

@@ -11,7 +11,6 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from conformance.engine.errors import HarnessError, ScenarioFileError
 from conformance.engine.paths import find_profiles_dir
@@ -20,7 +19,7 @@ from conformance.engine.scenario.loader import load_scenario
 from conformance.recording.compiler import build_scenario, scenario_id_for
 from conformance.recording.observed import Observed, Recording, RecordingError
 
-__all__ = ["Destination", "save_scenario", "without_userinfo"]
+__all__ = ["Destination", "save_scenario"]
 
 
 @dataclass(frozen=True)
@@ -71,14 +70,6 @@ def save_scenario(exchanges: list[Observed], destination: Destination, *, base_u
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return _report(recording, destination.out, len(exchanges), target_hint)
-
-
-def without_userinfo(url: str) -> str:
-    """`url` without `user:password@`, for what is printed or written."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _write(exchanges: list[Observed], destination: Destination, *, base_url: str, header: list[str]) -> Recording:

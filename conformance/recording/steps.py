@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from conformance.engine import rfc
-from conformance.engine.redact import MASK, SENSITIVE_HEADERS, Redactor
+from conformance.engine.redact import MASK, Redactor, is_sensitive_header
 from conformance.engine.scenario.model import MAX_STEP_NAME
 from conformance.recording.observed import HOP_BY_HOP, Replayable
 from conformance.recording.templater import DROP, Templater, escape_literal
@@ -96,9 +96,9 @@ def _headers(templater: Templater, item: Replayable) -> dict[str, str]:
     headers: dict[str, str] = {}
     for name, value in item.exchange.request_headers:
         low = name.lower()
-        if low in _NOT_REPLAYED or low in SENSITIVE_HEADERS or name.startswith(":"):
+        if low in _NOT_REPLAYED or is_sensitive_header(name) or name.startswith(":"):
             continue
-        if templater.analysis.redactor.text(value) != value:
+        if templater.analysis.redactor.mask(value) != value:
             continue  # a credential in a header of another name
         rendered = templater.text(value, item.index, expect=False, id_context=low in ("if-match", "if-none-match"))
         headers[name] = f"{headers[name]}, {rendered}" if name in headers else rendered
@@ -224,7 +224,7 @@ def _stable(value: Any, redactor: Redactor) -> Any:
         out = {}
         for key, item in value.items():
             low = str(key).lower()
-            if low == "$ref" or (redacted.get(key) == MASK and item != MASK):
+            if low == "$ref" or redactor.mask(str(key)) != key or (redacted.get(key) == MASK and item != MASK):
                 continue
             if low == "meta" and isinstance(item, dict):
                 item = {k: v for k, v in item.items() if str(k).lower() not in _VOLATILE_META}

@@ -15,9 +15,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from conformance import __version__
+from conformance.engine.redact import shown_url
 from conformance.engine.references import link
 from conformance.engine.runner import NOT_SCIM, RFC_DEVIATION, idp_category
 
@@ -26,14 +26,6 @@ __all__ = ["categories", "environment", "ref_links", "write_environment_and_cate
 def ref_links(refs: Iterable[str]) -> list[tuple[str, str]]:
     """(name, url) for each ref that resolves (lint has already rejected the others)."""
     return list(dict.fromkeys(found for found in map(link, refs) if found is not None))
-
-
-def _without_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
 def _flatten(value: Any, prefix: str) -> dict[str, str]:
@@ -56,7 +48,7 @@ def environment(
     """The lines of environment.properties (values already free of secrets)."""
     env = {
         "scim-conformance": __version__,
-        "target": _without_userinfo(target_url) if target_url else "(none)",
+        "target": shown_url(target_url) if target_url else "(none)",
         "target.profile": target_id,
         "idp.profiles": ", ".join(sorted(idps)),
     }

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import allure
 
 from conformance.engine.exchange import Exchange
-from conformance.engine.redact import Redactor
+from conformance.engine.redact import Redactor, printable
 from conformance.reporting.allure_writer import ExchangeBody
 from conformance.reporting.reproduce import format_exchange
 
@@ -54,9 +54,9 @@ class AllureReporter:
             return
         expected, actual = self.redactor.data(expected), self.redactor.data(actual)
         comparison = {"expected": expected, "actual": actual}
-        allure.attach(json.dumps(comparison, indent=2, ensure_ascii=False, default=str),
+        allure.attach(printable(json.dumps(comparison, indent=2, ensure_ascii=False, default=str)),
                       name="expected vs actual", attachment_type=allure.attachment_type.JSON)
-        allure.attach(json_diff(expected, actual), name="diff (expected -> actual)",
+        allure.attach(printable(json_diff(expected, actual)), name="diff (expected -> actual)",
                       attachment_type=allure.attachment_type.TEXT)
 
 

@@ -6,7 +6,7 @@ import json
 import shlex
 
 from conformance.engine.exchange import INVALID_TOKEN, NOT_JSON, Exchange, Received, Sent
-from conformance.engine.redact import Redactor
+from conformance.engine.redact import Redactor, printable
 
 __all__ = ["curl_line", "format_exchange", "format_received", "format_sent"]
 
@@ -34,7 +34,7 @@ def format_sent(sent: Sent, redactor: Redactor) -> str:
 
 
 def format_received(received: Received, redactor: Redactor) -> str:
-    first = f"HTTP {received.status} {received.reason} ({received.elapsed_ms:.0f} ms)"
+    first = f"HTTP {received.status} {redactor.text(received.reason)} ({received.elapsed_ms:.0f} ms)"
     return _format(first, received.headers, received.text, redactor, received.json)
 
 
@@ -64,7 +64,7 @@ def curl_line(exchange: Exchange, redactor: Redactor, token_env: str = "SCIM_TOK
         parts += ["-H", shlex.quote(f"{name}: {redactor.header(name, value)}")]
     if sent.body:
         try:
-            compact = json.dumps(redactor.data(json.loads(sent.body)), ensure_ascii=False)
+            compact = printable(json.dumps(redactor.data(json.loads(sent.body)), ensure_ascii=False))
         except ValueError:
             compact = redactor.text(sent.body.decode("utf-8", "replace"))
         parts += ["--data-raw", shlex.quote(compact)]
