@@ -27,6 +27,7 @@ from conformance.engine import jsondepth
 from conformance.engine.exchange import INVALID_TOKEN, NOT_JSON, Exchange, Received, Sent
 from conformance.engine.http import target_client
 from conformance.engine.profiles import TargetProfile
+from conformance.engine.redact import redactor
 
 __all__ = ["INVALID_TOKEN", "MAX_BODY_BYTES", "Transport", "join_url"]
 
@@ -216,7 +217,7 @@ class Transport:
                 return self._log(Exchange(sent, None, f"{reason} ({_HINTS[kind]})" if kind else reason))
             if wait is not None:
                 # Okta and Entra back off on 429; so do we, within a bound (the answer is closed).
-                log.info("%s %s -> 429; retry %d in %.1fs", method, url, attempt + 1, wait)
+                log.info("%s %s -> 429; retry %d in %.1fs", method, redactor.text(url), attempt + 1, wait)
                 waited += wait
                 time.sleep(wait)
                 continue
@@ -251,7 +252,7 @@ class Transport:
         self.exchanges.append(exchange)
         received = exchange.received
         outcome = exchange.error or (f"{received.status} in {received.elapsed_ms:.0f} ms" if received else "")
-        log.info("%s %s -> %s", exchange.sent.method, exchange.sent.url, outcome)
+        log.info("%s %s -> %s", exchange.sent.method, redactor.text(exchange.sent.url), redactor.text(outcome))
         return exchange
 
 
