@@ -31,6 +31,7 @@ from conformance.commands import (
     verify,
 )
 from conformance.commands.exit_codes import EXIT_INTERRUPTED
+from conformance.commands.pytest_run import add_stray_paths
 
 __all__ = ["COMMANDS", "build_parser", "entry", "main"]
 
@@ -58,11 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # Everything after `--` goes to pytest unchanged (argparse would give it to `paths`).
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
-    args = build_parser().parse_args(argv[:len(argv) - len(extra) - 1] if "--" in argv else argv)
+    parser = build_parser()
+    # As parse_args, except that `run a --html b` is read too: argparse takes the paths of a
+    # command only up to its first option.
+    args, unknown = parser.parse_known_args(argv[:len(argv) - len(extra) - 1] if "--" in argv else argv)
+    unknown = add_stray_paths(args, unknown)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if extra and hasattr(args, "pytest_args"):
         args.pytest_args = [*(args.pytest_args or []), *extra]
-    if getattr(args, "pytest_args", None) and args.pytest_args[0] == "--":
-        args.pytest_args = args.pytest_args[1:]
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:

@@ -25,7 +25,7 @@ from conformance.pytest_plugin.plugin import CAUSE_PROPERTY
 from conformance.reporting.allure_html import AllureUnavailable, build_html
 from conformance.reporting.matrix import Matrix
 
-__all__ = ["RunSummary", "add_run_options", "exit_code", "pytest_args", "run_scenarios"]
+__all__ = ["RunSummary", "add_run_options", "add_stray_paths", "exit_code", "pytest_args", "run_scenarios"]
 
 
 @dataclass
@@ -152,7 +152,9 @@ def workers(value: str) -> str:
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """The options of every command that runs scenarios (`run`, `demo`)."""
     parser.add_argument("paths", nargs="*",
-                        help="scenario files or folders (default: your own scenarios/, if any, and the shipped ones)")
+                        help="scenario files or folders (default: your own scenarios/, if any, and the shipped ones); "
+                             "options may come before, between or after them; arguments after `--` go to "
+                             "pytest unchanged")
     parser.add_argument("--idp", action="append", metavar="ID",
                         help="replay only as this IdP profile (repeatable), e.g. okta, entra")
     parser.add_argument("-k", metavar="EXPR", help="select scenarios by name expression (as pytest -k)")
@@ -163,5 +165,18 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", "-n", type=workers, metavar="N|auto",
                         help="run scenarios in N processes (pytest-xdist; 'auto': one per core); with "
                              "target 'embedded' each process starts its own server")
-    parser.add_argument("pytest_args", nargs=argparse.REMAINDER,
-                        help="after `--`: extra arguments passed to pytest unchanged")
+    # Everything after `--` goes to pytest unchanged (`conformance.commands.cli.main` splits it off);
+    # a positional catch-all here would also swallow this command's own options written after a path.
+    parser.set_defaults(pytest_args=[])
+
+
+def add_stray_paths(args: argparse.Namespace, unknown: list[str]) -> list[str]:
+    """Paths argparse left over because an option came between them (`run a --html b`): added to
+    `args.paths`; returns what is still not understood (options this command does not have)."""
+    if not hasattr(args, "pytest_args"):  # not a command that runs scenarios
+        return unknown
+    stray = [arg for arg in unknown if not arg.startswith("-")]
+    if len(stray) < len(unknown):
+        return unknown  # an unknown option: its value may be among the strays, so none is a path
+    args.paths = [*(args.paths or []), *stray]
+    return []

@@ -167,3 +167,20 @@ def test_the_summary_takes_each_failure_cause_from_the_report_data_not_its_text(
     assert summary.failures == [("push[entra]", 'step 1 "look up": expected status 200, got 500'),
                                 ("other[entra]", "failed")]
     assert (summary.outcomes["okta"]["passed"], summary.outcomes["entra"]["failed"]) == (1, 2)
+
+
+def test_run_reads_its_options_after_and_between_paths_and_gives_what_follows_double_dash_to_pytest(tmp_path: Path):
+    first, second = "scenarios/okta/push-new-user.scenario.yaml", "scenarios/rfc/users-create.scenario.yaml"
+    # --html after a path: read as run's option (pytest used to get it and refuse it); -k selects nothing.
+    result = cli("run", "--target", "embedded", first, "--html", "--reports", str(tmp_path), "-k", "no-such-scenario")
+    assert "unrecognized arguments" not in result.stderr, result.stderr
+    assert result.returncode == 5 and "No scenario was selected" in result.stderr
+    # Options between paths, and `--`: what follows goes to pytest unchanged (here: only collect).
+    result = cli("run", "--target", "embedded", first, "--reports", str(tmp_path), second, "--idp", "okta,rfc",
+                 "--", "--collect-only", "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{first}::okta-push-new-user[okta]" in result.stdout
+    assert f"{second}::rfc-users-create[rfc]" in result.stdout
+    # An option run does not have is still refused, wherever it stands.
+    result = cli("run", "--target", "embedded", first, "--htlm")
+    assert result.returncode == 2 and "unrecognized arguments: --htlm" in result.stderr
