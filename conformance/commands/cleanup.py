@@ -6,6 +6,7 @@ The leftovers are found and removed by `conformance.engine.cleanup`; this module
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from typing import Any
 
@@ -13,7 +14,9 @@ from conformance import __version__
 from conformance.commands.exit_codes import EXIT_PROBLEMS, EXIT_USAGE
 from conformance.engine.cleanup import RUN_ID_PATTERN, find_leftovers, remove_leftovers
 from conformance.engine.errors import HarnessError
+from conformance.engine.interrupted import left_behind
 from conformance.engine.redact import redactor
+from conformance.engine.signals import deferred_interrupts
 from conformance.engine.target import prepare_target, profiles_dir_or_none
 from conformance.engine.transport import Transport
 
@@ -41,11 +44,13 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         groups = sum(not leftover.is_user for leftover in leftovers)
         print(f"Leftovers of run {args.run_id} on {where}: {groups} group(s), {len(leftovers) - groups} user(s)"
               + (" (dry run: nothing is changed)" if args.dry_run else ""))
-        removals = remove_leftovers(transport, leftovers, args.run_id, redactor, dry_run=args.dry_run)
-    for removal in removals:
-        leftover = removal.leftover
-        detail = f"  ({removal.detail})" if removal.detail else ""
-        print(f"  {removal.action:<16} {leftover.path}  {leftover.name}{detail}")
+        # An interrupt waits until every removal was tried and printed (a second one stops at once).
+        with deferred_interrupts(functools.partial(left_behind, target.profile, args.run_id, redactor)):
+            removals = remove_leftovers(transport, leftovers, args.run_id, redactor, dry_run=args.dry_run)
+            for removal in removals:
+                leftover = removal.leftover
+                detail = f"  ({removal.detail})" if removal.detail else ""
+                print(f"  {removal.action:<16} {leftover.path}  {leftover.name}{detail}")
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     failed = sum(not removal.ok for removal in removals)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.commands.exit_codes import EXIT_PROBLEMS, EXIT_USAGE, NO_TESTS_COLLECTED
+from conformance.commands.exit_codes import EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_USAGE, NO_TESTS_COLLECTED
 from conformance.commands.report import print_certification
 from conformance.engine.errors import HarnessError
 from conformance.engine.paths import default_scenario_paths
@@ -38,6 +38,10 @@ class RunSummary:
 
     outcomes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     failures: list[tuple[str, str]] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C or SIGTERM ended the run: what is counted ran before it
+
+    def pytest_keyboard_interrupt(self) -> None:
+        self.interrupted = True
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if ".scenario.yaml::" not in report.nodeid:
@@ -53,8 +57,12 @@ class RunSummary:
 
     def render(self) -> str:
         if not self.outcomes:
-            return "No scenario ran."
-        lines = ["", "scim-conformance summary",
+            return "Run interrupted before a scenario finished." if self.interrupted else "No scenario ran."
+        heading = "scim-conformance summary"
+        if self.interrupted:
+            finished = sum(sum(counts.values()) for counts in self.outcomes.values())
+            heading += f": run interrupted after {finished} scenario(s) finished"
+        lines = ["", heading,
                  f"  {'IdP':<18} {'passed':>7} {'failed':>7} {'known':>6} {'skipped':>8}"]
         for idp, counts in sorted(self.outcomes.items()):
             lines.append(f"  {idp:<18} {counts['passed']:>7} {counts['failed']:>7} {counts['known']:>6} "
@@ -114,7 +122,9 @@ def run_scenarios(args: argparse.Namespace, *, html: bool) -> int:
     summary = RunSummary()
     code = int(pytest.main(pytest_args(args, paths, reports), plugins=[summary]))
     print(summary.render())
-    if code == NO_TESTS_COLLECTED:
+    if summary.interrupted:
+        code = EXIT_INTERRUPTED  # what ran before it is reported, never certified: the run is not complete
+    elif code == NO_TESTS_COLLECTED:
         print("\nNo scenario was selected: check the paths, -k, -m and --idp.", file=sys.stderr)
     else:
         matrix = print_certification(reports / "allure-results", reports, args.target)

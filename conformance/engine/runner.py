@@ -8,6 +8,7 @@ harness or the files with `HarnessError`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from conformance.engine.checks import CHECKS, CheckFailed
 from conformance.engine.errors import HarnessError, TargetDeviation, TargetUnreachable
 from conformance.engine.exchange import Exchange
 from conformance.engine.fakedata import RunData
+from conformance.engine.interrupted import left_behind
 from conformance.engine.ledger import Ledger, LedgerEntry
 from conformance.engine.profiles import IdpProfile, TargetProfile
 from conformance.engine.redact import Redactor
@@ -24,6 +26,7 @@ from conformance.engine.references import reference_lines
 from conformance.engine.removal import is_gone, plan_removal
 from conformance.engine.resource_ids import UnusableId, belongs_to_run, prove_created, render_path, reread, same_name
 from conformance.engine.scenario.model import Request, Scenario, Step
+from conformance.engine.signals import deferred_interrupts
 from conformance.engine.templating import TemplateError, render
 from conformance.engine.transport import Transport
 from conformance.reporting.reproduce import curl_line, format_received, format_sent
@@ -383,7 +386,9 @@ class Runner:
         if not pending:
             return
         problems: list[str] = []
-        with self.reporter.step(f"cleanup: {len(pending)} resource(s) this run created"):
+        # An interrupt waits until every entry was tried (a second one stops at once).
+        left = functools.partial(left_behind, self.target, self.data.run_id, self.redactor)
+        with deferred_interrupts(left), self.reporter.step(f"cleanup: {len(pending)} resource(s) this run created"):
             for entry in pending:
                 problem = self._remove(entry)
                 if problem:

@@ -21,6 +21,7 @@ own creates are touched. Generated names start with `scimc-<run id>-`, so
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import json
 import sys
@@ -34,9 +35,11 @@ from typing import Any
 
 from conformance.engine.errors import HarnessError
 from conformance.engine.fakedata import new_run_id
+from conformance.engine.interrupted import left_behind
 from conformance.engine.profiles import IdpProfile, TargetProfile
 from conformance.engine.redact import redactor
 from conformance.engine.removal import is_gone
+from conformance.engine.signals import deferred_interrupts
 from conformance.loadtest.client import Answer, LeanClient, LoadTransportError
 from conformance.loadtest.report import build_report, render_report
 from conformance.loadtest.stats import MAX_ERROR_SAMPLES, PhaseStats, Recorder
@@ -390,10 +393,13 @@ def run_load(target: TargetProfile, token: str | None, idp: IdpProfile, options:
     provisioning_s = time.perf_counter() - started
     print(f"Removing what the run created ({sum(map(bool, run.created_groups))} groups, "
           f"{sum(map(bool, run.created_users))} users)...", file=sys.stderr, flush=True)
+    cleanup = {"complete": False, "left_count": None, "outcome": {"interrupted": 1}, "left": []}
     try:
-        cleanup = run.cleanup(options.cleanup_timeout)
-    except KeyboardInterrupt:
-        cleanup = {"complete": False, "left_count": None, "outcome": {"interrupted": 1}, "left": []}
+        # An interrupt waits until every removal was tried (a second one stops at once).
+        with deferred_interrupts(functools.partial(left_behind, target, run_id, redactor)):
+            cleanup = run.cleanup(options.cleanup_timeout)
+    except KeyboardInterrupt:  # held until the cleanup was done (its outcome is kept), or a second one
+        interrupted = True
     report = build_report(run, idp, options, run_id=run_id, where=where, started_at=started_at,
                           provisioning_s=provisioning_s, cleanup=cleanup)
     if interrupted:

@@ -33,6 +33,7 @@ from conformance.engine.scenario.loader import (
 from conformance.engine.scenario.model import Scenario
 from conformance.engine.target import Target, prepare_target
 from conformance.engine.transport import Transport
+from conformance.pytest_plugin.interrupts import InterruptedRun
 from conformance.reporting import allure_writer
 from conformance.reporting.allure_meta import environment, ref_links, write_environment_and_categories
 from conformance.reporting.allure_steps import AllureReporter
@@ -172,6 +173,9 @@ def pytest_configure(config: pytest.Config) -> None:
         run_data=RunData(run_id, email_domain=target.email_domain if target else "example.com",
                          worker=worker.removeprefix("gw"), on_secret=redactor.add_secret),
     )
+    if target is not None and not target.embedded and not hasattr(config, "workerinput"):
+        state = config.stash[_SESSION]
+        config.pluginmanager.register(InterruptedRun(config, run_id, lambda: state._transport, state.transport))
     # A conformance run writes an attachment per exchange: a child process writes them, not the
     # test's thread.
     config.stash[_WRITER] = allure_writer.install(config) if target is not None else None
