@@ -80,7 +80,9 @@ def _text_problem(text: str) -> str | None:
 def id_problem(value: object) -> str | None:
     """Why `value` cannot be used as one URL path segment, or None when it can."""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        return f"it is a JSON {type(value).__name__}, not a string"
+        kinds = {type(None): "null", bool: "true or false", list: "an array", dict: "an object"}
+        kind = kinds.get(type(value), "a number")
+        return f"it is {kind}, not a string"
     text = str(value)
     if len(text) > MAX_ID_LENGTH:
         return f"it is {len(text)} characters long"

@@ -117,3 +117,48 @@ def test_pending_does_not_change_the_ledger():
     created(ledger, "/Users", "u1")
     ledger.pending().clear()
     assert len(ledger.pending()) == 1
+
+
+# --- a creation is recorded only when it is proven to be the run's ----------------------------
+
+def test_a_creation_the_proof_refuses_is_not_recorded_and_the_reason_is_returned():
+    ledger = Ledger()
+    asked: list[LedgerEntry] = []
+
+    def proof(entry: LedgerEntry) -> str | None:
+        asked.append(entry)
+        return "names another resource"
+
+    reason = ledger.observe("POST", "/Users", answer(201, {"id": "u1"}), "create",
+                            sent={"userName": "scimc-r-1.a.b@example.com"}, proof=proof)
+    assert reason == "names another resource"
+    assert ledger.pending() == []
+    assert asked == [LedgerEntry("/Users", "u1", "create", "scimc-r-1.a.b@example.com")]
+
+
+def test_a_proven_creation_is_recorded_with_the_name_the_create_sent():
+    ledger = Ledger()
+    reason = ledger.observe("POST", "/Groups", answer(201, {"id": "g1", "displayName": "lie"}), "create",
+                            sent={"displayName": "scimc-r-1 Ops"}, proof=lambda entry: None)
+    assert reason is None
+    assert ledger.pending() == [LedgerEntry("/Groups", "g1", "create", "scimc-r-1 Ops")]
+
+
+def test_an_id_the_run_already_holds_is_neither_proven_again_nor_recorded_twice():
+    ledger = Ledger()
+    created(ledger, "/Users", "u1")
+    refused = []
+    assert ledger.observe("POST", "/Users", answer(200, {"id": "u1"}), "again",
+                          proof=lambda entry: refused.append(entry) or "no") is None
+    assert refused == [] and len(ledger.pending()) == 1
+
+
+def test_a_traversal_id_is_never_recorded_and_its_path_never_built():
+    ledger = Ledger()
+    reason = ledger.observe("POST", "/Groups", answer(201, {"id": "../Groups/victim"}), "create")
+    assert reason is not None and "cannot be used in a URL (it contains '/')" in reason
+    assert ledger.pending() == []
+
+
+def test_an_entry_path_encodes_its_id_as_one_segment():
+    assert LedgerEntry("/Users", "a b;c", "s").path == "/Users/a%20b%3Bc"
