@@ -20,6 +20,7 @@ from conformance.engine.errors import HarnessError
 from conformance.engine.fakedata import RunData
 from conformance.engine.profiles import IdpProfile, TargetProfile
 from conformance.engine.removal import DELETE, RemovalPlan, plan_removal
+from conformance.engine.resource_ids import id_problem, resource_path
 from conformance.engine.templating import CompiledTemplate, TemplateError
 from conformance.engine.transport import join_url
 from conformance.loadtest.client import Answer
@@ -188,7 +189,7 @@ class CycleTemplates:
             scope = {"user_id": resource_id}
         if template:
             return plan, self.render(template, scope)
-        return plan, self.raw(plan.method, f"{collection}/{resource_id}", plan.body)
+        return plan, self.raw(plan.method, resource_path(collection, resource_id), plan.body)
 
 
 def lean_run_data(run_id: str, email_domain: str, worker: str = "") -> RunData:
@@ -202,7 +203,9 @@ def created_id(answer: Answer) -> tuple[str | None, Any]:
         return None, None
     body = answer.json()
     resource_id = body.get("id") if isinstance(body, dict) else None
-    return (resource_id if isinstance(resource_id, str) and resource_id else None), body
+    # An id that is not one URL path segment (`../Groups/x`) is never used: nothing is sent to it.
+    usable = isinstance(resource_id, str) and id_problem(resource_id) is None
+    return (resource_id if usable else None), body
 
 
 def found_existing(answer: Answer) -> bool:
