@@ -31,12 +31,16 @@ import ahocorasick
 from conformance.engine.errors import HarnessError
 
 __all__ = [
-    "MASK", "MIN_SECRET_LENGTH", "Redactor", "check_credential", "is_sensitive_header", "is_sensitive_query_name",
-    "printable", "redactor", "register_credentials", "secret_forms", "shown_url", "url_credentials",
+    "MASK", "MIN_LEARNT_LENGTH", "MIN_SECRET_LENGTH", "Redactor", "check_credential", "is_sensitive_header",
+    "is_sensitive_query_name", "printable", "redactor", "register_credentials", "secret_forms", "shown_url",
+    "url_credentials",
 ]
 
 MASK = "[REDACTED]"
 MIN_SECRET_LENGTH = 8
+# A credential seen in traffic (a custom auth header, a recorded query value) is learnt from this
+# length on: a shorter one would match ordinary text; the header itself is masked by its name.
+MIN_LEARNT_LENGTH = 4
 # A header is a credential by its name: the standard ones and any custom one (X-Custom-Auth,
 # X-Session-Id, X-Signature). WWW-Authenticate only names a scheme; its value is still scanned
 # for known secrets like any other.
@@ -221,6 +225,15 @@ class Redactor:
                     self._automaton.add_word(pending, len(pending))
                 self._automaton.make_automaton()  # linear in the secrets' total length, in C
                 self._pending.clear()
+
+    def learn_credentials(self, headers: Iterable[tuple[str, str]]) -> None:
+        """Treat the values of the credential headers a request carried (`X-Custom-Auth: ...`, with
+        and without a scheme word) as secrets, so that a target echoing them is masked too."""
+        for name, value in headers:
+            if is_sensitive_header(name):
+                for credential in {value, value.partition(" ")[2]}:
+                    if len(credential) >= MIN_LEARNT_LENGTH:
+                        self.add_secret(credential)
 
     def secrets_since(self, count: int) -> list[str]:
         """The secrets learnt after the first `count` (to pass them on to a writer process)."""

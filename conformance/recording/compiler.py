@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
-from conformance.engine.redact import Redactor, is_sensitive_header, is_sensitive_query_name
+from conformance.engine.redact import MIN_LEARNT_LENGTH, Redactor, is_sensitive_header, is_sensitive_query_name
 from conformance.recording.analysis import Analysis, Person
 from conformance.recording.observed import Observed, Recording, RecordingError, Replayable
 from conformance.recording.steps import step_for
@@ -106,7 +106,7 @@ def _header_secrets(exchanges: list[Observed]) -> set[str]:
             if name.lower() == "cookie":
                 for cookie in value.split(";"):
                     found.add(cookie.partition("=")[2].strip())
-    return {s for s in found if len(s) >= 4}
+    return {s for s in found if len(s) >= MIN_LEARNT_LENGTH}
 
 
 def _replayable(exchanges: list[Observed], base_url: str, redactor: Redactor,
@@ -169,7 +169,7 @@ def _split_query(raw_query: str, base_query: set[str], redactor: Redactor,
         name, value = next(iter(parse_qsl(piece, keep_blank_values=True)), (piece, ""))
         if is_sensitive_query_name(name) or redactor.mask(value) != value:
             dropped.append(name)
-            if len(value) >= 4:  # as in _header_secrets: a shorter value would match ordinary text
+            if len(value) >= MIN_LEARNT_LENGTH:
                 secrets.add(value)
                 redactor.add_secret(value)
             continue
@@ -240,7 +240,7 @@ def _render(document: dict[str, Any], header: list[str], redactor: Redactor) -> 
 def _refuse_secrets(text: str, secrets: set[str], redactor: Redactor) -> None:
     """The last guard: RecordingError if a secret seen in the traffic, or a credential, is in `text`."""
     for secret in secrets:
-        if len(secret) >= 4 and secret in text:
+        if len(secret) >= MIN_LEARNT_LENGTH and secret in text:
             raise RecordingError("a secret value would be written to the scenario; nothing was written")
     if redactor.mask(text) != text:
         raise RecordingError("something that looks like a credential would be written; nothing was written")

@@ -30,6 +30,9 @@ def _format(first_line: str, headers: tuple[tuple[str, str], ...], body: bytes |
 
 
 def format_sent(sent: Sent, redactor: Redactor) -> str:
+    # What the request carried in a credential header is masked wherever the answer echoes it; not the
+    # deliberately invalid token of an auth test, which the report shows.
+    redactor.learn_credentials((name, value) for name, value in sent.headers if not value.endswith(INVALID_TOKEN))
     return _format(f"{sent.method} {redactor.text(sent.url)}", sent.headers, sent.body, redactor)
 
 
@@ -40,9 +43,10 @@ def format_received(received: Received, redactor: Redactor) -> str:
 
 def format_exchange(exchange: Exchange, redactor: Redactor, token_env: str = "SCIM_TOKEN") -> str:
     """The request, the response (or why there is none) and the curl line, in one text."""
+    request = format_sent(exchange.sent, redactor)  # first: it learns the request's credentials
     answer = (format_received(exchange.received, redactor) if exchange.received is not None
               else f"(no response: {redactor.text(exchange.error or 'unknown error')})")
-    return "\n\n".join([format_sent(exchange.sent, redactor), answer,
+    return "\n\n".join([request, answer,
                          "Reproduce with:\n" + curl_line(exchange, redactor, token_env)])
 
 
