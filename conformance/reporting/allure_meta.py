@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance import __version__
-from conformance.engine.redact import shown_url
+from conformance.engine.redact import redactor, shown_url
 from conformance.engine.references import link
 from conformance.engine.runner import NOT_SCIM, RFC_DEVIATION, idp_category
 
@@ -45,7 +45,7 @@ def _flatten(value: Any, prefix: str) -> dict[str, str]:
 def environment(
     target_url: str | None, target_id: str, idps: Iterable[str], service_provider_config: Any
 ) -> dict[str, str]:
-    """The lines of environment.properties (values already free of secrets)."""
+    """The lines of environment.properties, keys and values redacted (the server's answer is in them)."""
     env = {
         "scim-conformance": __version__,
         "target": shown_url(target_url) if target_url else "(none)",
@@ -56,7 +56,7 @@ def environment(
         env.update(_flatten(service_provider_config, "serviceProviderConfig"))
     else:
         env["serviceProviderConfig"] = str(service_provider_config)
-    return env
+    return {redactor.text(key): redactor.text(value) for key, value in env.items()}
 
 
 def categories(idp_families: Iterable[str]) -> list[dict[str, Any]]:
