@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 import ahocorasick
 
+from conformance.engine import jsondepth
 from conformance.engine.errors import HarnessError
 
 __all__ = [
@@ -314,8 +315,8 @@ class Redactor:
             return ""
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         try:
-            parsed = json.loads(text)
-        except ValueError:
+            parsed = jsondepth.loads(text)
+        except ValueError:  # not JSON, or too deep to walk: shown as text
             return self.text(text)
         return self.json(parsed)
 
