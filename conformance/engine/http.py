@@ -3,7 +3,8 @@
 The transport of a run and the embedded server's start-up probe both talk to a SCIM server, and
 both want the same rules: redirects are answers to show, never to follow (the token must not
 travel to another host); a plain-HTTP base URL needs no certificate store; proxies come from the
-environment unless the server is a local child process.
+environment unless the server is a local child process; every connection pool, direct or through
+a proxy, honours the deadline of an exchange (`conformance.engine.deadline`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
+
+from conformance.engine.deadline import bound_pools
 
 if TYPE_CHECKING:
     from conformance.engine.profiles import TargetProfile
@@ -56,13 +59,16 @@ def http_client(
     at all (False). `proxies_from_env=False` ignores HTTP(S)_PROXY and NO_PROXY, for a server
     on 127.0.0.1 that a proxy cannot reach.
     """
-    return httpx.Client(
+    client = httpx.Client(
         verify=tls_context(base_url, verify),
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
         follow_redirects=False,  # a redirect is an answer worth seeing, not following
         headers=dict(headers) if headers else None,
         trust_env=proxies_from_env,
     )
+    # The client's own transport and one per proxy the environment names (None: no proxy there).
+    bound_pools([client._transport, *(t for t in client._mounts.values() if t is not None)])
+    return client
 
 
 def target_client(target: TargetProfile, *, headers: Mapping[str, str] | None = None) -> httpx.Client:

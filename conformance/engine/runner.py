@@ -127,6 +127,7 @@ class Runner:
         data: RunData,
         redactor: Redactor,
         reporter: Reporter | None = None,
+        time_limit: float | None = None,
     ) -> None:
         self.transport = transport
         self.target = target
@@ -134,6 +135,8 @@ class Runner:
         self.data = data
         self.redactor = redactor
         self.reporter = reporter or NullReporter()
+        # Seconds for a scenario's steps (the target profile's timeouts.scenario unless given).
+        self.time_limit = time_limit or target.scenario_timeout
 
     # --- scope ------------------------------------------------------------------------------
 
@@ -180,14 +183,19 @@ class Runner:
         ledger = Ledger()
         failure: BaseException | None = None
         try:
-            scope = self._initial_scope(scenario)
-            for number, step in enumerate(scenario.steps, start=1):
-                self._run_step(scenario, step, number, scope, ledger)
+            with self.transport.time_limit(self.time_limit, f"the scenario's time limit of {self.time_limit:g} s "
+                                           "(timeouts.scenario in the target profile, or --scim-scenario-timeout)"):
+                scope = self._initial_scope(scenario)
+                for number, step in enumerate(scenario.steps, start=1):
+                    self._run_step(scenario, step, number, scope, ledger)
         except BaseException as exc:  # KeyboardInterrupt too: cleanup must still happen
             failure = exc
             raise
         finally:
-            self._cleanup(ledger, failed=failure is not None)
+            budget = self.target.cleanup_budget(len(ledger.pending()))
+            with self.transport.time_limit(budget, f"the cleanup's time budget of {budget:g} s (what is left: "
+                                           f"scim-conformance cleanup --run-id {self.data.run_id})"):
+                self._cleanup(ledger, failed=failure is not None)
 
     def _run_step(
         self, scenario: Scenario, step: Step, number: int, scope: dict[str, Any], ledger: Ledger

@@ -1,10 +1,13 @@
 """HTTP to the target: URL joining under a base path, auth, timeouts, TLS, 429 retries, exchange log.
 
 A hostile target must not hurt the run: every answer is read as a stream and reading stops at
-`MAX_BODY_BYTES` (after decompression, so a gzip bomb is stopped too) and at a deadline for the
-whole answer, so a server that drips bytes cannot hold a step forever. 429 answers are retried a
-bounded number of times, honouring `Retry-After` within a bound. Redirects are never followed: the
-token must not travel to another host, and a redirect is an answer worth seeing.
+`MAX_BODY_BYTES` (after decompression, so a gzip bomb is stopped too), and every exchange ends by
+one deadline for connect, headers and body together (`conformance.engine.deadline`), so a server
+that drips bytes cannot hold a step forever. A caller may set a time limit over several exchanges
+(`Transport.time_limit`: a scenario's steps, its cleanup); exchanges past it are not sent. 429
+answers are retried a bounded number of times, honouring `Retry-After` within a bound. Redirects
+are never followed: the token must not travel to another host, and a redirect is an answer worth
+seeing.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import math
 import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -24,18 +27,22 @@ from urllib.parse import quote, urlencode, urlsplit
 import httpx
 
 from conformance.engine import jsondepth
+from conformance.engine.deadline import Deadline, exchange_deadline
 from conformance.engine.exchange import INVALID_TOKEN, NOT_JSON, Exchange, Received, Sent
 from conformance.engine.http import target_client
 from conformance.engine.profiles import TargetProfile
 from conformance.engine.redact import redactor
 
-__all__ = ["INVALID_TOKEN", "MAX_BODY_BYTES", "Transport", "join_url"]
+__all__ = ["INVALID_TOKEN", "MAX_BODY_BYTES", "SILENT_AFTER", "Transport", "join_url"]
 
 log = logging.getLogger("conformance.engine.transport")
 MAX_429_RETRIES = 3
 MAX_RETRY_AFTER_S = 10.0  # one wait, whatever Retry-After says
 MAX_TOTAL_RETRY_WAIT_S = 20.0  # all the waits of one request together
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a SCIM answer is a few kB, a ListResponse page a few hundred kB
+# Exchanges in a row that got no answer in time, none answered in between: the target accepts
+# connections but does not answer, and the pytest plugin stops the run.
+SILENT_AFTER = 3
 
 
 def join_url(base_url: str, path: str, query: Mapping[str, Any] | None = None) -> str:
@@ -99,20 +106,25 @@ class _AnswerTooSlow(Exception):
     """The answer's body was still not complete at the deadline for the whole answer."""
 
 
-def _read_capped(response: httpx.Response, deadline: float) -> bytes:
+def _read_capped(response: httpx.Response, deadline: Deadline) -> bytes:
     """The body of a streamed response, never more than MAX_BODY_BYTES, never past `deadline`."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES and not response.headers.get("content-encoding"):
         raise _BodyTooLarge  # no need to read what we would throw away
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_bytes():  # as they come: a chunk size would wait to fill it
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _BodyTooLarge
-        chunks.append(chunk)
-        if time.monotonic() > deadline:
-            raise _AnswerTooSlow
+    try:
+        for chunk in response.iter_bytes():  # as they come: a chunk size would wait to fill it
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+            if time.monotonic() > deadline.at:  # also where no connection pool carries the deadline
+                raise _AnswerTooSlow
+    except httpx.TimeoutException:
+        if deadline.cut:
+            raise _AnswerTooSlow from None
+        raise
     return b"".join(chunks)
 
 
@@ -126,13 +138,18 @@ class Transport:
         self._token = token
         self.exchanges: list[Exchange] = []
         self._client = target_client(target, headers={"User-Agent": user_agent} if user_agent else None)
-        # The whole answer (headers and body) must come within this; the read timeout alone
-        # bounds only the wait for each chunk, which a server dripping bytes never exceeds.
-        self.answer_deadline_s = target.connect_timeout + 2 * target.read_timeout
+        # The whole exchange (connect, headers and body) must end within this; the read timeout
+        # alone bounds only the wait for each chunk, which a server dripping bytes never exceeds.
+        self.answer_deadline_s = target.exchange_deadline
         # Set when a request could not reach the target at all (name does not resolve, connection
         # refused, certificate rejected): every later request will fail the same way. Cleared by
         # any answer. The pytest plugin may stop the run early on it.
         self.down_reason: str | None = None
+        # Set when SILENT_AFTER exchanges in a row got no answer in time; cleared by any answer.
+        # The pytest plugin stops the run on it too.
+        self.silent_reason: str | None = None
+        self._unanswered = 0
+        self._limit: tuple[float, str] | None = None  # (time.monotonic() it ends, what it is)
 
     def close(self) -> None:
         self._client.close()
@@ -142,6 +159,20 @@ class Transport:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def time_limit(self, seconds: float, what: str) -> Iterator[None]:
+        """Every exchange inside the block ends within `seconds` from now; one due later is not sent.
+
+        `what` names the limit in the error of an exchange it cut short or stopped ("the scenario's
+        time limit of 300 s (...)"). An exchange still gets at most its own deadline.
+        """
+        previous = self._limit
+        self._limit = (time.monotonic() + seconds, what)
+        try:
+            yield
+        finally:
+            self._limit = previous
 
     def _auth_header(self, mode: str) -> str | None:
         if mode == "none" or (self.target.auth_type == "none" and mode == "default"):
@@ -186,34 +217,53 @@ class Transport:
         retries = MAX_429_RETRIES if retry_429 else 0
         for attempt in range(retries + 1):
             started = time.perf_counter()
-            deadline = time.monotonic() + self.answer_deadline_s
+            now = time.monotonic()
+            at, limit = now + self.answer_deadline_s, self._limit
+            if limit is not None:
+                if limit[0] <= now:
+                    return self._log(Exchange(sent, None, f"not sent: {limit[1]} ran out"))
+                at = min(at, limit[0])
+            by_limit = limit is not None and at == limit[0]  # the caller's limit ends it, not its own deadline
             wait: float | None = None
             try:
-                request = self._client.build_request(method, url, headers=merged, content=content)
-                for name in removed:
-                    request.headers.pop(name, None)
-                with contextlib.closing(self._exchange(request)) as response:
-                    budget = MAX_TOTAL_RETRY_WAIT_S - waited
-                    if response.status_code == 429 and attempt < retries and budget > 0:
-                        wait = min(_retry_after(response.headers.get("retry-after"), attempt), budget)
-                    else:
-                        raw = _read_capped(response, deadline)
+                with exchange_deadline(at) as deadline:
+                    request = self._client.build_request(method, url, headers=merged, content=content)
+                    for name in removed:
+                        request.headers.pop(name, None)
+                    with contextlib.closing(self._exchange(request)) as response:
+                        budget = min(MAX_TOTAL_RETRY_WAIT_S - waited, at - time.monotonic() if by_limit else math.inf)
+                        if response.status_code == 429 and attempt < retries and budget > 0:
+                            wait = min(_retry_after(response.headers.get("retry-after"), attempt), budget)
+                        else:
+                            raw = _read_capped(response, deadline)
             except _BodyTooLarge:
+                self._answered()
                 return self._log(Exchange(sent, None, _too_large(response)))
             except _AnswerTooSlow:
-                return self._log(Exchange(sent, None, (
-                    f"timed out: the answer (status {response.status_code}) was still not complete after "
-                    f"{time.perf_counter() - started:.1f}s; {_HINTS['slow']}")))
+                error = (f"timed out: the answer (status {response.status_code}) was still not complete after "
+                         f"{time.perf_counter() - started:.1f}s")
+                if by_limit:
+                    return self._timed_out(sent, limit, error)
+                return self._timed_out(sent, None, f"{error}; {self._slow_hint()}")
             except httpx.TimeoutException as exc:
+                elapsed = time.perf_counter() - started
+                if by_limit and deadline.cut:
+                    return self._timed_out(sent, limit, f"timed out after {elapsed:.1f}s")
                 if isinstance(exc, httpx.ConnectTimeout):
-                    self.down_reason = f"connect timed out after {time.perf_counter() - started:.1f}s"
-                return self._log(Exchange(sent, None, f"timed out ({type(exc).__name__}) after "
-                                          f"{time.perf_counter() - started:.1f}s; {_HINTS['timeout']}"))
+                    self.down_reason = f"connect timed out after {elapsed:.1f}s"
+                if deadline.cut:  # the status line and headers came too slowly, or not at all
+                    return self._timed_out(sent, None, (
+                        f"timed out: the status line and headers of the answer were still not complete after "
+                        f"{elapsed:.1f}s; {self._slow_hint()}"))
+                return self._timed_out(sent, None, f"timed out ({type(exc).__name__}) after {elapsed:.1f}s; "
+                                                   f"{_HINTS['timeout']}")
             except httpx.HTTPError as exc:
                 reason = f"{type(exc).__name__}: {exc}"
                 kind = _failure_kind(exc)
                 if kind is not None:
                     self.down_reason = reason
+                else:
+                    self._answered()  # it took the request and said something, if only by closing
                 return self._log(Exchange(sent, None, f"{reason} ({_HINTS[kind]})" if kind else reason))
             if wait is not None:
                 # Okta and Entra back off on 429; so do we, within a bound (the answer is closed).
@@ -222,6 +272,7 @@ class Transport:
                 time.sleep(wait)
                 continue
             self.down_reason = None
+            self._answered()
             elapsed = (time.perf_counter() - started) * 1000
             text, parsed = _decode(raw, _charset(response.headers.get("content-type", "")))
             received = Received(
@@ -230,6 +281,27 @@ class Transport:
             )
             return self._log(Exchange(sent, received))
         raise AssertionError("unreachable")
+
+    def _answered(self) -> None:
+        self._unanswered = 0
+        self.silent_reason = None
+
+    def _timed_out(self, sent: Sent, limit: tuple[float, str] | None, error: str) -> Exchange:
+        """An exchange that got no answer in time; `limit` when the caller's time limit cut it short.
+
+        Cut short by a limit of ours, it says nothing of the target. Otherwise it counts towards
+        SILENT_AFTER.
+        """
+        if limit is not None:
+            return self._log(Exchange(sent, None, f"{error}: {limit[1]} ran out"))
+        self._unanswered += 1
+        if self._unanswered >= SILENT_AFTER:
+            self.silent_reason = f"{self._unanswered} requests in a row got no answer in time; the last: {error}"
+        return self._log(Exchange(sent, None, error))
+
+    def _slow_hint(self) -> str:
+        return (f"the server sends its answer too slowly (one exchange may take {self.answer_deadline_s:g} s: "
+                "timeouts.exchange in the target profile, by default timeouts.connect + 2 x timeouts.read)")
 
     def _exchange(self, request: httpx.Request) -> httpx.Response:
         """The answer to `request`, streamed, from the connection pool for its URL (proxies included).
@@ -258,7 +330,6 @@ class Transport:
 
 _HINTS = {
     "timeout": "raise timeouts.read in the target profile if the server is just slow (Okta waits 60 s)",
-    "slow": "the server sends its answer too slowly (the limit is timeouts.connect + 2 x timeouts.read)",
     "tls": "the certificate did not verify: set tls.ca_bundle in the target profile for a private CA "
            "(tls.verify: false, or --insecure, turns verification off)",
     "dns": "the host name of the base URL does not resolve: check it for typos, and check DNS or VPN",

@@ -7,8 +7,10 @@ as the runner's one-screen report, never as a Python traceback.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import gc
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 import pytest
 from _pytest._code.code import ReprFileLocation, TerminalRepr
 
-from conformance.engine.errors import HarnessError, Problem, ScenarioFileError, TargetDeviation, TargetUnreachable
+from conformance.engine.errors import HarnessError, Problem, ScenarioFileError, TargetDeviation
 from conformance.engine.fakedata import RunData, new_run_id
 from conformance.engine.paths import find_profiles_dir, shipped_dir
 from conformance.engine.profiles import IdpProfile, TargetProfile, load_idp_profiles
@@ -64,6 +66,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Folder holding idp/ and targets/ profiles (default: the nearest profiles/).")
     group.addoption("--scim-run-id", metavar="ID",
                     help=f"Run id put into generated names (default: ${RUN_ID_ENV} or random).")
+    group.addoption("--scim-scenario-timeout", type=_seconds, metavar="SECONDS",
+                    help="Time limit for the steps of one scenario; its cleanup gets a budget of its own "
+                         "(default: timeouts.scenario of the target profile, 300 s).")
+
+
+def _seconds(value: str) -> float:
+    """A positive, finite number of seconds (an option's value)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
+    return seconds
 
 
 @dataclass
@@ -227,7 +243,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     advertised: Any = "not read (no scenario ran)"
     if parallel and used and state._transport is None and not state.target.embedded:
         state.transport()  # the controller of a parallel run asks the server itself
-    if state._transport is not None:
+    if state._transport is not None and _stop_reason(state._transport) is not None:
+        advertised = "not read (the target did not answer)"  # asking again would only wait again
+    elif state._transport is not None:
         exchange = state._transport.send("GET", "/ServiceProviderConfig", headers={"Accept": "application/scim+json"},
                                          retry_429=False)
         received = exchange.received
@@ -409,6 +427,15 @@ def _mark(item: pytest.Item, scenario: Scenario, idp_id: str, session: Session) 
                 raises=TargetDeviation))
 
 
+def _stop_reason(transport: Transport) -> str | None:
+    """Why no further scenario can get an answer from the target, if that is so."""
+    if transport.down_reason:
+        return f"the target is unreachable ({transport.down_reason})"
+    if transport.silent_reason:
+        return f"the target accepts connections but does not answer ({transport.silent_reason})"
+    return None
+
+
 class ScenarioFailure(TerminalRepr):
     """The runner's one-screen report; `reprcrash` puts its title on pytest's short summary line."""
 
@@ -440,16 +467,17 @@ class ScenarioItem(pytest.Item):
             data=session.run_data,
             redactor=redactor,
             reporter=AllureReporter(redactor, deferred=self.config.stash.get(_WRITER, None) is not None),
+            time_limit=self.config.getoption("scim_scenario_timeout"),
         )
         try:
             runner.run(self.scenario)
-        except TargetUnreachable:
-            # Refused, unresolvable, TLS-broken or not answering a connect: every further
-            # scenario would fail the same way. One clear message beats forty identical failures.
-            down = getattr(transport, "down_reason", None)
-            if down:
-                self.session.shouldfail = redactor.text(
-                    f"the target is unreachable ({down}); the remaining scenarios were not run")
+        except TargetDeviation:
+            # Refused, unresolvable, TLS-broken, not answering a connect, or taking connections and
+            # never answering: every further scenario would fail the same way. One clear message
+            # beats forty identical failures.
+            stop = _stop_reason(transport)
+            if stop:
+                self.session.shouldfail = redactor.text(f"{stop}; the remaining scenarios were not run")
             raise
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:

@@ -27,6 +27,7 @@ __all__ = [
     "Recorded",
     "answer",
     "drip",
+    "drip_headers",
     "gzip_bomb",
     "hang",
     "huge",
@@ -150,6 +151,17 @@ def drip(handler: http.server.BaseHTTPRequestHandler, stopping: threading.Event)
     while not stopping.wait(0.2) and time.monotonic() < deadline:
         handler.wfile.write(b" ")
         handler.wfile.flush()
+
+
+def drip_headers(handler: http.server.BaseHTTPRequestHandler, stopping: threading.Event) -> None:
+    """Send the status line, then a header one byte every 0.2 s: never a read timeout, never done."""
+    handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/scim+json\r\nX-Drip: ")
+    handler.wfile.flush()
+    deadline = time.monotonic() + MAX_WAIT_S
+    while not stopping.wait(0.2) and time.monotonic() < deadline:
+        handler.wfile.write(b"a")
+        handler.wfile.flush()
+    handler.close_connection = True
 
 
 def truncated(handler: http.server.BaseHTTPRequestHandler, stopping: threading.Event) -> None:

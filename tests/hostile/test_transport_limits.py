@@ -23,12 +23,14 @@ from conformance.engine.transport import (
     MAX_BODY_BYTES,
     MAX_RETRY_AFTER_S,
     MAX_TOTAL_RETRY_WAIT_S,
+    SILENT_AFTER,
     Transport,
 )
 from tests.hostile.servers import (
     HostileServer,
     answer,
     drip,
+    drip_headers,
     gzip_bomb,
     hang,
     huge,
@@ -225,3 +227,98 @@ def test_tls_is_verified_by_default_and_verify_false_turns_it_off(tmp_path: Path
     assert refused.error is not None and "tls.verify: false, or --insecure" in refused.error
     assert accepted.received is not None and accepted.received.status == 200
     assert len(server.requests) == 1  # the verifying client sent nothing, not even its token
+
+
+# --- one deadline per exchange: connect, headers and body together ----------------------------
+
+def test_headers_that_drip_forever_time_out_at_the_exchange_deadline():
+    with HostileServer(drip_headers) as server, _transport(server.url, read=1, connect=1) as transport:
+        started = time.monotonic()
+        exchange = transport.send("GET", "/Users")
+        elapsed = time.monotonic() - started
+    assert exchange.received is None and exchange.error is not None
+    assert exchange.error.startswith("timed out: the status line and headers of the answer were still not complete "
+                                     "after 3.0s; the server sends its answer too slowly (one exchange may take 3 s: "
+                                     "timeouts.exchange"), exchange.error
+    assert 2.9 < elapsed < 3.5  # the deadline itself: each byte came well within the 1 s read timeout
+
+
+def test_the_deadline_holds_over_tls(tmp_path: Path):
+    with self_signed_context(tmp_path) as context, HostileServer(drip_headers, tls=context) as server, \
+            _transport(server.url, read=1, connect=1, verify=False) as transport:
+        started = time.monotonic()
+        exchange = transport.send("GET", "/Users")
+        elapsed = time.monotonic() - started
+    assert exchange.error is not None and "status line and headers of the answer were still not complete" \
+        in exchange.error
+    assert 2.9 < elapsed < 3.5
+
+
+def test_the_deadline_holds_through_a_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with HostileServer(drip_headers) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("http_proxy", proxy.url)
+        with _transport("http://scim.example.invalid", read=1, connect=1) as transport:
+            started = time.monotonic()
+            exchange = transport.send("GET", "/Users")
+            elapsed = time.monotonic() - started
+    assert proxy.requests, "the request did not go through the proxy"
+    assert exchange.error is not None and "status line and headers of the answer were still not complete" \
+        in exchange.error
+    assert 2.9 < elapsed < 3.5
+
+
+def test_timeouts_exchange_in_the_profile_sets_the_deadline():
+    with HostileServer(drip) as server, Transport(TargetProfile(
+            id="hostile", base_url=f"{server.url}/scim/v2", connect_timeout=1, read_timeout=1,
+            exchange_timeout=1.5), TOKEN) as transport:
+        started = time.monotonic()
+        exchange = transport.send("GET", "/Users")
+        elapsed = time.monotonic() - started
+    assert transport.answer_deadline_s == 1.5
+    assert exchange.error is not None and exchange.error.startswith(
+        "timed out: the answer (status 200) was still not complete after 1.5s")
+    assert "one exchange may take 1.5 s" in exchange.error
+    assert 1.4 < elapsed < 2
+
+
+def test_three_unanswered_exchanges_in_a_row_mark_the_target_silent_and_an_answer_clears_it():
+    with HostileServer(hang) as server, _transport(server.url, read=0.3) as transport:
+        started = time.monotonic()
+        for sent in range(1, SILENT_AFTER + 1):
+            assert transport.silent_reason is None, sent
+            transport.send("GET", "/Users")
+        elapsed = time.monotonic() - started
+        assert transport.silent_reason is not None
+        assert transport.silent_reason.startswith(f"{SILENT_AFTER} requests in a row got no answer in time; the "
+                                                  "last: timed out (ReadTimeout) after 0.3s; raise timeouts.read")
+        assert transport.down_reason is None  # it takes connections: not down
+        server.behaviour = answer(200, OK)
+        transport.send("GET", "/Users")
+        assert transport.silent_reason is None
+    assert elapsed < SILENT_AFTER * 0.3 + 1.5
+
+
+def test_a_time_limit_cuts_an_exchange_short_and_stops_the_next_ones_without_counting_them():
+    with HostileServer(hang) as server, _transport(server.url, read=5) as transport:
+        with transport.time_limit(0.5, "the test's limit"):
+            started = time.monotonic()
+            cut = transport.send("GET", "/Users")
+            elapsed = time.monotonic() - started
+            later = [transport.send("GET", "/Users") for _ in range(SILENT_AFTER)]
+    assert cut.error == "timed out after 0.5s: the test's limit ran out"
+    assert 0.45 < elapsed < 1
+    assert {e.error for e in later} == {"not sent: the test's limit ran out"}
+    assert len(server.requests) == 1  # the later ones were never sent
+    assert transport.silent_reason is None  # our limit says nothing of the target
+
+
+def test_a_time_limit_shortens_a_429_wait(monkeypatch: pytest.MonkeyPatch):
+    waits: list[float] = []
+    monkeypatch.setattr(transport_module.time, "sleep", waits.append)
+    with HostileServer(too_many_requests("8")) as server, _transport(server.url) as transport, \
+            transport.time_limit(2, "the test's limit"):
+        transport.send("GET", "/Users")
+    assert waits and all(w <= 2 for w in waits), waits
