@@ -1,4 +1,4 @@
-# Two entry points, each self-contained on a fresh machine (Python 3.11+, Node 20+, Java 17):
+# Two entry points, each self-contained on a fresh machine (Python 3.11+, Node 20+; no Java):
 #   make demo   install, start the embedded SCIM server, run every scenario, build the HTML report
 #   make test   install (Debian's chromium too, for the report test), lint, run the test suite
 PYTHON ?= python3
@@ -6,11 +6,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TOOLS  := .tools
 ALLURE := $(TOOLS)/node_modules/.bin/allure
-ALLURE_VERSION := 2.46.1
+ALLURE_VERSION := 3.18.0
+# Installed once per version (an Allure 2 left in .tools/ by an earlier checkout is replaced).
+ALLURE_STAMP := $(TOOLS)/.allure-$(ALLURE_VERSION)
 
 .PHONY: demo test lint install browser clean
 
-install: $(VENV)/.installed $(ALLURE)
+install: $(VENV)/.installed $(ALLURE_STAMP)
 	@# Bytecode for the package, also where PYTHONDONTWRITEBYTECODE is set: an editable install
 	@# would otherwise compile every module from source at each start (0.05 s of each run).
 	@$(BIN)/python -m compileall -q conformance
@@ -21,11 +23,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@
 
-# The Allure 2 command line ships its Java distribution inside the npm package; it needs a JRE.
-$(ALLURE):
+# The Allure 3 command line (npm package allure) runs on Node alone.
+$(ALLURE_STAMP):
 	@command -v npm >/dev/null || { echo "npm is needed for the Allure CLI (Node 20+)"; exit 1; }
-	@command -v java >/dev/null || { echo "Java 8+ is needed by the Allure CLI (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
-	npm install --silent --no-audit --no-fund --prefix $(TOOLS) allure-commandline@$(ALLURE_VERSION)
+	@rm -f $(TOOLS)/.allure-*
+	@test ! -d $(TOOLS)/node_modules/allure-commandline || npm uninstall --silent --prefix $(TOOLS) allure-commandline
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS) allure@$(ALLURE_VERSION)
+	@touch $@
 
 # Debian's chromium, for the test that opens the HTML report offline (tests/integration/test_reports.py).
 browser:

@@ -36,7 +36,7 @@ from conformance.engine.scenario.model import Scenario
 from conformance.engine.target import Target, prepare_target
 from conformance.engine.transport import Transport
 from conformance.pytest_plugin.interrupts import InterruptedRun
-from conformance.reporting import allure_writer
+from conformance.reporting import allure_identity, allure_writer
 from conformance.reporting.allure_meta import environment, ref_links, write_environment_and_categories
 from conformance.reporting.allure_steps import AllureReporter
 from conformance.reporting.matrix import read_results
@@ -195,6 +195,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # A conformance run writes an attachment per exchange: a child process writes them, not the
     # test's thread.
     config.stash[_WRITER] = allure_writer.install(config) if target is not None else None
+    if target is not None:
+        allure_identity.install(config)  # each IdP variant its own Allure test case
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -5,7 +5,9 @@
 - `environment`: `environment.properties` (target URL without secrets, IdP profiles, tool
   version, what the server advertises in /ServiceProviderConfig);
 - `categories`: `categories.json`, which sorts failures by the `Category:` line of the failure
-  report (see `conformance.engine.runner.failure_category`) and puts harness errors apart.
+  report (see `conformance.engine.runner.failure_category`) and puts harness errors apart;
+- `write_verdicts` and `report_name`: where each IdP stands, on the report's first screen (the
+  Overview's title and the first lines of its Environment widget), once the run is over.
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ from conformance import __version__
 from conformance.engine.redact import redactor, shown_url
 from conformance.engine.references import link
 from conformance.engine.runner import NOT_SCIM, RFC_DEVIATION, idp_category
+from conformance.reporting.matrix import Certification, Matrix
 
-__all__ = ["categories", "environment", "ref_links", "write_environment_and_categories"]
+__all__ = ["VERDICT_PREFIX", "categories", "environment", "ref_links", "report_name",
+           "write_environment_and_categories", "write_verdicts"]
+
+VERDICT_PREFIX = "verdict."  # environment.properties keys of the per-IdP verdicts
 
 def ref_links(refs: Iterable[str]) -> list[tuple[str, str]]:
     """(name, url) for each ref that resolves (lint has already rejected the others)."""
@@ -62,8 +68,10 @@ def environment(
 def categories(idp_families: Iterable[str]) -> list[dict[str, Any]]:
     """Allure categories, most specific first (a result goes into the first that matches)."""
     def by_line(name: str) -> dict[str, Any]:
+        # [\s\S]: any character, newlines too, in every regex dialect a report reads this with (Java
+        # matches the whole message, JavaScript searches it and has no inline (?s) flag).
         return {"name": name, "matchedStatuses": ["failed"],
-                "messageRegex": f"(?s).*Category: {re.escape(name)}.*"}
+                "messageRegex": rf"[\s\S]*Category: {re.escape(name)}[\s\S]*"}
 
     return [
         by_line(NOT_SCIM),
@@ -78,12 +86,42 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
+def _property(item: tuple[str, str]) -> str:
+    key, value = item
+    return f"{_escape(key).replace('=', chr(92) + '=').replace(':', chr(92) + ':')}={_escape(value)}\n"
+
+
+def _is_certified(certification: Certification) -> bool:
+    return certification.level.startswith("certified")
+
+
+def write_verdicts(results_dir: Path, matrix: Matrix) -> None:
+    """Put `verdict.<idp>` lines first in environment.properties (earlier ones replaced): the
+    Environment widget lists them in that order, on the Overview the report opens with."""
+    path = results_dir / "environment.properties"
+    kept = [line + "\n" for line in (path.read_text(encoding="utf-8").splitlines() if path.is_file() else [])
+            if not line.startswith(VERDICT_PREFIX)]
+    verdicts = {}
+    for certification in map(matrix.certification, matrix.idps):
+        verdicts[VERDICT_PREFIX + certification.idp] = (
+            f"{certification.level} ({certification.passed}/{certification.ran} passed)")
+    path.write_text("".join(map(_property, verdicts.items())) + "".join(kept), encoding="utf-8")
+
+
+def report_name(matrix: Matrix) -> str:
+    """The title of the Overview: which IdPs the run certifies."""
+    certified = [c.idp for c in map(matrix.certification, matrix.idps) if _is_certified(c)]
+    if not matrix.idps:
+        return "SCIM conformance: no scenario ran"
+    if not certified:
+        return f"SCIM conformance: no IdP certified (of {len(matrix.idps)})"
+    return f"SCIM conformance: certified for {', '.join(certified)} ({len(certified)} of {len(matrix.idps)} IdPs)"
+
+
 def write_environment_and_categories(
     results_dir: Path, env: dict[str, str], idp_families: Iterable[str]
 ) -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
-    lines = [f"{_escape(k).replace('=', chr(92) + '=').replace(':', chr(92) + ':')}={_escape(v)}"
-             for k, v in env.items()]
-    (results_dir / "environment.properties").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (results_dir / "environment.properties").write_text("".join(map(_property, env.items())), encoding="utf-8")
     (results_dir / "categories.json").write_text(
         json.dumps(categories(idp_families), indent=2), encoding="utf-8")

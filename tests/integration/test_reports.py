@@ -81,7 +81,7 @@ def _embedded_data(page: Path) -> dict[str, object]:
     """The JSON files Allure's single-file report embeds (data/..., widgets/...)."""
     html = page.read_text(encoding="utf-8")
     found = {}
-    for name, payload in re.findall(r"d\('([^']+\.json)','([^']*)'\)", html):
+    for _, name, _, payload in re.findall(r"""d\((['"])([^'"]+\.json)\1,\s*(['"])([^'"]*)\3\)""", html):
         found[name] = json.loads(base64.b64decode(payload))
     return found
 
@@ -189,3 +189,76 @@ def test_the_html_report_shows_scenarios_and_a_failures_attachments_offline(
     _chromium(chromium, result_url, tmp_path / "p3", f"--screenshot={shot}", "--window-size=1400,1000")
     assert shot.is_file() and shot.stat().st_size > 20_000, "the screenshot is missing or blank"
     assert DISTINCTIVE_TOKEN not in detail
+
+
+VARIANT_SCENARIOS = ("scenarios/okta/push-new-user.scenario.yaml", "scenarios/okta/deactivate-reactivate.scenario.yaml")
+
+
+@pytest.fixture(scope="module")
+def variants(scim_server: EmbeddedServer, allure_cli: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`scim-conformance run ... --html` of two Okta scenarios, each replayed as okta and okta-aiw."""
+    reports = tmp_path_factory.mktemp("variants")
+    target = embedded_target(scim_server.base_url, reports / "profile")
+    env = {**os.environ, "ALLURE_BIN": str(allure_cli), "SCIM_TOKEN": DISTINCTIVE_TOKEN}
+    run = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "--target", target, *VARIANT_SCENARIOS, "--idp", "okta,okta-aiw",
+         "--reports", str(reports), "--html"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    return reports
+
+
+def _pytest_items(junit: Path) -> int:
+    return len(re.findall(r"<testcase\b", junit.read_text(encoding="utf-8")))
+
+
+def _report_test_cases(page: Path) -> tuple[int, list[str]]:
+    """The count on the report's Overview, and the name of each test case the report holds."""
+    data = _embedded_data(page)
+    cases = [case for name, case in data.items() if name.startswith("data/test-cases/")]
+    assert not [case["name"] for case in cases if case.get("extra", {}).get("retries")], "a variant filed as a retry"
+    return data["widgets/summary.json"]["statistic"]["total"], sorted(case["name"] for case in cases)
+
+
+def test_each_idp_variant_is_a_test_case_of_its_own_in_the_html_report(variants: Path):
+    total, names = _report_test_cases(variants / "html" / "index.html")
+    assert total == len(names) == _pytest_items(variants / "junit.xml") == 4
+    assert names == ["okta-deactivate-reactivate[okta-aiw]", "okta-deactivate-reactivate[okta]",
+                     "okta-push-new-user[okta-aiw]", "okta-push-new-user[okta]"]
+
+
+def test_results_named_as_allure_pytest_names_them_would_hide_a_variant(
+    variants: Path, allure_cli: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The check above can fail: the same results with the identity allure-pytest gives a test
+    (node id without `[...]`, no IdP parameter) make a report of 2 test cases and 2 retries."""
+    from allure_commons.utils import md5
+
+    from conformance.reporting.allure_html import build_html
+
+    shadow = tmp_path / "allure-results"
+    shutil.copytree(variants / "allure-results", shadow)
+    for path in shadow.glob("*-result.json"):
+        result = json.loads(path.read_text(encoding="utf-8"))
+        result["fullName"] = result["fullName"].rpartition("[")[0]
+        result["parameters"] = [p for p in result.get("parameters", []) if p["name"] != "IdP"]
+        result["testCaseId"] = result["historyId"] = md5(result["fullName"])
+        path.write_text(json.dumps(result), encoding="utf-8")
+    monkeypatch.setenv("ALLURE_BIN", str(allure_cli))
+    data = _embedded_data(build_html(shadow, tmp_path / "html"))
+    assert data["widgets/summary.json"]["statistic"]["total"] == 2 < _pytest_items(variants / "junit.xml")
+
+
+def test_the_overview_the_report_opens_with_says_where_each_idp_stands(
+    report: Path, variants: Path, chromium: str, tmp_path: Path
+):
+    overview = _visible_text(_chromium(chromium, (report / "html" / "index.html").as_uri(), tmp_path / "p1",
+                                       "--dump-dom"))
+    assert "SCIM conformance: no IdP certified (of 2)" in overview
+    assert "verdict.okta not certified (1/3 passed)" in overview
+    assert "verdict.rfc not certified (0/1 passed)" in overview
+    overview = _visible_text(_chromium(chromium, (variants / "html" / "index.html").as_uri(), tmp_path / "p2",
+                                       "--dump-dom"))
+    assert "SCIM conformance: certified for okta, okta-aiw (2 of 2 IdPs)" in overview
+    assert re.search(r"verdict\.okta-aiw certified\S* .*\(2/2 passed\)", overview), overview[:2000]
