@@ -12,10 +12,11 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from conformance.engine.errors import HarnessError, Problem, ScenarioFileError
-from conformance.engine.scenario.model import BUILTIN_NAMES, Request
+from conformance.engine.scenario.builtins import builtin_misuse
+from conformance.engine.scenario.model import BUILTIN_KEYS, BUILTIN_NAMES, Request
+from conformance.engine.scenario.target_checks import target_problems, url_problem
 from conformance.engine.scenario.validation import schema_problems, validator
 from conformance.engine.scenario.yamlsrc import YamlDocument, load_yaml, strings_with_pointers
 from conformance.engine.templating import TemplateError, referenced_names
@@ -38,8 +39,6 @@ CAPABILITIES: tuple[str, ...] = tuple(validator("scenario").schema["$defs"]["cap
 DEFAULT_CAPABILITIES = frozenset(
     {"users", "groups", "patch", "filter", "delete_users", "delete_groups", "enterprise_user"}
 )
-# The steps of one scenario, whatever the target does (timeouts.scenario, --scim-scenario-timeout).
-DEFAULT_SCENARIO_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
@@ -89,10 +88,6 @@ class TargetProfile:
     verify_tls: bool | str = True
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
-    # One exchange, connect to the last byte of the body (None: connect + 2 x read); one scenario's
-    # steps (its cleanup has a budget of its own: cleanup_budget).
-    exchange_timeout: float | None = None
-    scenario_timeout: float = DEFAULT_SCENARIO_TIMEOUT
     capabilities: frozenset[str] = DEFAULT_CAPABILITIES
     email_domain: str = "example.com"
     embedded: bool = False
@@ -106,15 +101,6 @@ class TargetProfile:
         if self.auth_type == "none":
             return None
         return os.environ.get(self.token_env) or None
-
-    @property
-    def exchange_deadline(self) -> float:
-        """Seconds one exchange may take in all: connect, request, status line, headers and body."""
-        return self.exchange_timeout or self.connect_timeout + 2 * self.read_timeout
-
-    def cleanup_budget(self, resources: int) -> float:
-        """Seconds the cleanup of `resources` resources may take: two exchanges, plus 2 s for each."""
-        return 2 * self.exchange_deadline + 2.0 * resources
 
     def known_failure(self, scenario_id: str, idp_id: str) -> str | None:
         """Why this target is known to fail the scenario for that IdP, if the profile says so."""
@@ -172,6 +158,8 @@ def _needs_problems(key: str, template: dict[str, Any], document: YamlDocument) 
             problems.append(document.source.problem(where, f"requests.{key}: {exc}"))
             continue
         read |= names
+        problems += [document.source.problem(where, f"requests.{key}: {problem}")
+                     for problem in builtin_misuse(text, BUILTIN_KEYS)]
         used = names - BUILTIN_NAMES
         problems += [document.source.problem(where, f"requests.{key}: reads {name!r}, which its `needs:` does "
                                              "not declare")
@@ -258,7 +246,7 @@ def _target_from_document(document: YamlDocument) -> TargetProfile:
             [document.source.problem(("auth", "token"), "tokens are never stored in files: "
                                      "name an environment variable with auth.token_env")]
         )
-    problems = schema_problems(document, "target")
+    problems = schema_problems(document, "target") or target_problems(document)
     if problems:
         raise ScenarioFileError(problems)
     if not data.get("embedded") and not data.get("base_url"):
@@ -277,8 +265,6 @@ def _target_from_document(document: YamlDocument) -> TargetProfile:
         verify_tls=tls.get("ca_bundle") or tls.get("verify", True),
         connect_timeout=float(timeouts.get("connect", 10.0)),
         read_timeout=float(timeouts.get("read", 30.0)),
-        exchange_timeout=float(timeouts["exchange"]) if "exchange" in timeouts else None,
-        scenario_timeout=float(timeouts.get("scenario", DEFAULT_SCENARIO_TIMEOUT)),
         capabilities=frozenset(capabilities),
         email_domain=data.get("email_domain", "example.com"),
         embedded=bool(data.get("embedded", False)),
@@ -294,9 +280,9 @@ def load_target_profile(path: Path) -> TargetProfile:
 def resolve_target(spec: str, profiles_dir: Path | None) -> TargetProfile:
     """A target from the command line: a URL, a profile file, or a profile name."""
     if spec.startswith(("http://", "https://")):
-        parts = urlsplit(spec)
-        if not parts.hostname:
-            raise HarnessError(f"--scim-target {spec!r} is not a URL with a host")
+        problem = url_problem(spec)
+        if problem:
+            raise HarnessError(f"--scim-target: {problem}")
         return TargetProfile(id="url", name=spec, base_url=spec)
     candidate = Path(spec)
     if spec == "embedded" and not (profiles_dir and (profiles_dir / "targets" / "embedded.yaml").is_file()):

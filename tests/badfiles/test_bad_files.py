@@ -77,6 +77,15 @@ CASES = {
                               "request: template references undefined name 'usr_id'"),
     "unclosed-template": Bad((S + "unclosed-template.scenario.yaml",), 11, "unclosed '${'"),
     "unknown-function": Bad((S + "unknown-function.scenario.yaml",), 6, "vars.id: unknown function fake.uuid()"),
+    # Built-ins read as what they are not: each rendered a Python object at run time (a traceback).
+    "fake-alone": Bad((S + "fake-alone.scenario.yaml",), 9,
+                      "request: ${fake}: fake is not a value, it is only called: fake.group() or fake.user()"),
+    "fake-attribute": Bad((S + "fake-attribute.scenario.yaml",), 5,
+                          "vars.external_id: ${fake.uuid}: fake is not a value, it is only called"),
+    "run-id-method": Bad((S + "run-id-method.scenario.yaml",), 9, "request: ${run_id.upper}: run_id has no 'upper' "
+                                                                  "(it is text)"),
+    "builtin-redefined": Bad((S + "builtin-redefined.scenario.yaml",), 9,
+                             "vars.target: 'target' is a built-in name (one of fake, idp, run_id, target)"),
     "bad-capture": Bad((S + "bad-capture.scenario.yaml",), 8, "capture 'user_id': 'response.id' must start with"),
     "unknown-reference": Bad((S + "unknown-reference.scenario.yaml",), 8,
                              "unknown reference id 'Q19' (see docs/references.md)"),
@@ -109,6 +118,17 @@ CASES = {
     "profile-timeout-with-unit": Bad(("targets/timeout-with-unit.yaml",), 3, "'30s' is not of type 'number'"),
     "profile-unknown-capability": Bad(("targets/unknown-capability.yaml",), 3, "'etags' is not one of"),
     "profile-token-env-with-dollar": Bad(("targets/token-env-with-dollar.yaml",), 3, "'$SCIM_TOKEN' does not match"),
+    # Profiles that passed the schema and then stopped a run with a traceback (scenario/target_checks.py).
+    "profile-unparseable-url": Bad(("targets/unparseable-url.yaml",), 3,
+                                   "base_url: 'http://[::1/scim/v2' is not a URL (Invalid IPv6 URL)"),
+    "profile-infinite-timeout": Bad(("targets/inf-timeout.yaml",), 5, "timeouts.read: inf is not a number of seconds "
+                                                                      "above 0 and at most 86400"),
+    "profile-nan-timeout": Bad(("targets/nan-timeout.yaml",), 6, "timeouts.read: nan is not a number of seconds"),
+    "profile-negative-timeout": Bad(("targets/negative-timeout.yaml",), 5, "timeouts/connect: -1 is less than or equal"),
+    "profile-ca-bundle-not-pem": Bad(("targets/ca-bundle-not-pem.yaml",), 5,
+                                     "ca-bundle-not-pem.yaml is not a PEM file of CA certificates"),
+    "profile-ca-bundle-missing": Bad(("targets/ca-bundle-missing.yaml",), 6,
+                                     "tls.ca_bundle: /nonexistent/corporate-ca.pem does not exist"),
     # --- IdP profiles (a folder each: they are loaded together) --------------------------------------
     "idp-id-mismatch": Bad(("idp-id-mismatch/idp/acme.yaml",), 1, "id 'acme-idp' must match the file name 'acme.yaml'",
                            profiles="idp-id-mismatch"),
@@ -231,6 +251,7 @@ def test_a_folder_with_other_yaml_in_it_is_linted_without_complaint(tmp_path: Pa
     (("scenarios/undefined-variable.scenario.yaml",), "undefined-variable.scenario.yaml", 8,
      "template references undefined name 'usr_id'"),
     (("scenarios/misspelt-check.scenario.yaml",), "misspelt-check.scenario.yaml", 9, "unknown check 'jsn'"),
+    (("scenarios/fake-alone.scenario.yaml",), "fake-alone.scenario.yaml", 9, "fake is not a value"),
     (("duplicate-id/first.scenario.yaml", "duplicate-id/second.scenario.yaml"), "second.scenario.yaml", 2,
      "scenario id 'same-id' is already used by"),
 ])
@@ -263,3 +284,28 @@ def test_a_target_profile_with_a_token_in_it_is_refused_before_anything_is_sent(
     assert DISTINCTIVE_TOKEN not in result.output
     assert "Traceback" not in result.output
     assert recorder.requests == []
+
+
+@pytest.mark.parametrize(("profile", "line", "fragment"), [
+    ("unparseable-url.yaml", 3, "is not a URL (Invalid IPv6 URL)"),
+    ("inf-timeout.yaml", 5, "timeouts.read: inf is not a number of seconds"),
+    ("nan-timeout.yaml", 6, "timeouts.read: nan is not a number of seconds"),
+    ("ca-bundle-not-pem.yaml", 5, "is not a PEM file of CA certificates"),
+])
+def test_a_run_with_a_profile_lint_refuses_stops_with_one_line_not_a_traceback(profile: str, line: int, fragment: str,
+                                                                               tmp_path: Path):
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    shutil.copy(CORPUS / "duplicate-id/first.scenario.yaml", folder)
+    result = run_scenarios(str(RELATIVE / "targets" / profile), tmp_path / "reports", paths=(str(folder),))
+    assert result.code != 0, result.output
+    assert f"{RELATIVE / 'targets' / profile}:{line}: " in result.output and fragment in result.output, result.output
+    assert "Traceback" not in result.output, result.output
+
+
+def test_a_target_url_that_does_not_parse_is_one_line_not_a_traceback():
+    done = subprocess.run([sys.executable, "-m", "conformance", "doctor", "--target", "http://[::1/scim/v2"], cwd=REPO,
+                          capture_output=True, text=True, timeout=LINT_TIMEOUT_S, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "'http://[::1/scim/v2' is not a URL (Invalid IPv6 URL)" in done.stderr

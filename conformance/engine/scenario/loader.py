@@ -18,7 +18,16 @@ from conformance.engine.conditions import Condition, ConditionError, parse_condi
 from conformance.engine.errors import Problem, ScenarioFileError
 from conformance.engine.paths import shipped_dir
 from conformance.engine.profiles import CAPABILITIES, IdpProfile, request_from_mapping
-from conformance.engine.scenario.model import BUILTIN_NAMES, MAX_STEP_NAME, Location, Pagination, Scenario, Step
+from conformance.engine.scenario.builtins import builtin_misuse
+from conformance.engine.scenario.model import (
+    BUILTIN_KEYS,
+    BUILTIN_NAMES,
+    MAX_STEP_NAME,
+    Location,
+    Pagination,
+    Scenario,
+    Step,
+)
 from conformance.engine.scenario.validation import schema_problems
 from conformance.engine.scenario.yamlsrc import SourceMap, load_yaml, strings_with_pointers
 from conformance.engine.templating import TemplateError, parse_template, referenced_names
@@ -169,6 +178,14 @@ class _Checker:
                 self.problems.append(source.problem(
                     where, f"{what}: template references undefined name {name!r} "
                     f"(defined here: {', '.join(sorted(scope))})" + (f"; {hint}" if hint else "")))
+            self.problems += [source.problem(where, f"{what}: {problem}")
+                              for problem in builtin_misuse(text, BUILTIN_KEYS)]
+
+    def defines(self, names: Iterable[str], source: SourceMap, pointer: tuple) -> None:
+        """Names a scenario defines (vars, captures, `with:`) must not hide a built-in its templates rely on."""
+        self.problems += [source.problem((*pointer, name), f"{pointer[-1]}.{name}: {name!r} is a built-in name (one of "
+                                         f"{', '.join(sorted(BUILTIN_NAMES))}): choose another")
+                          for name in names if name in BUILTIN_NAMES]
 
     def step(self, raw: dict[str, Any], scope: set[str], source: SourceMap, pointer: tuple, hint: str = "") -> None:
         """Check one request step against the scope before it; then extend the scope.
@@ -176,6 +193,8 @@ class _Checker:
         `hint` ends the message of an undefined name (inside a sequence: where to declare it).
         """
         self.step_controls(raw, scope, source, pointer, hint)
+        for key in ("vars", "capture", "collect"):
+            self.defines(raw.get(key, {}), source, (*pointer, key))
         for var_name, var_value in raw.get("vars", {}).items():
             self.names(var_value, scope, source, (*pointer, "vars", var_name), f"vars.{var_name}", hint)
             scope.add(var_name)
@@ -283,6 +302,7 @@ def load_scenario(
             requires.append(condition)
 
     scope = set(BUILTIN_NAMES)
+    checker.defines(data.get("vars", {}), document.source, ("vars",))
     for var_name, var_value in data.get("vars", {}).items():
         checker.names(var_value, scope, document.source, ("vars", var_name), f"vars.{var_name}")
         scope.add(var_name)
@@ -304,6 +324,7 @@ def load_scenario(
                 f"(known: {', '.join(sorted(shared)) or 'none found in a shared/ folder'})"))
             continue
         bindings = raw.get("with", {})
+        checker.defines(bindings, document.source, (*pointer, "with"))
         for var_name, var_value in bindings.items():
             checker.names(var_value, scope, document.source, (*pointer, "with", var_name),
                           f"with.{var_name}")

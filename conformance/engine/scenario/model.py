@@ -12,11 +12,19 @@ from typing import Any
 
 from conformance.engine.conditions import Condition
 
-__all__ = ["BUILTIN_NAMES", "MAX_STEP_NAME", "Location", "Pagination", "Request", "Scenario", "Step"]
+__all__ = ["BUILTIN_KEYS", "BUILTIN_NAMES", "MAX_STEP_NAME", "Location", "Pagination", "Request", "Scenario", "Step"]
 
 # Names every template may use without defining them: the run id, the data generator, the IdP
 # profile and the target. The runner puts them in each item's scope before the scenario's vars.
-BUILTIN_NAMES = frozenset({"run_id", "fake", "idp", "target"})
+# Each with what a template may read of it (`templating.builtin_misuse`): run_id is text, idp and
+# target are mappings with these keys, and fake is only called (fake.user()), never read.
+BUILTIN_KEYS: dict[str, frozenset[str] | None] = {
+    "run_id": frozenset(),
+    "fake": None,
+    "idp": frozenset({"id", "name"}),
+    "target": frozenset({"base_url", "capabilities"}),
+}
+BUILTIN_NAMES = frozenset(BUILTIN_KEYS)
 # A step name is a label in pytest, Allure and failure reports; prose goes in its description.
 MAX_STEP_NAME = 80
 
