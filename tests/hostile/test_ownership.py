@@ -124,6 +124,36 @@ def test_a_create_answer_naming_a_pre_existing_resource_leaves_it_unchanged(
     assert "Traceback" not in result.output
 
 
+def test_a_traversal_id_read_from_a_list_answer_is_refused_before_the_delete(
+    seeded: Seeded, scim_server: EmbeddedServer, scim_client: httpx.Client, tmp_path: Path
+):
+    # rfc-bulk captures the group's id from a list answer, then deletes /Groups/${group_id}.
+    before = seeded.snapshot(scim_client)
+    traversal = f"../Users/{seeded.user_ids[0]}"
+
+    def rewrite(request: ProxyRequest, response: ProxyResponse) -> ProxyResponse:
+        body = response.json()
+        if is_request(request, "GET", "Groups", item=False) and isinstance(body, dict) and body.get("Resources"):
+            return response.with_json({**body, "Resources": [{**body["Resources"][0], "id": traversal}]})
+        return response
+
+    lie = Deviation("list-traversal-id", "a list answer carries a traversal id", "hostile target",
+                    rewrite_response=rewrite)
+    run_id = "own" + secrets.token_hex(3)
+    with DeviatingProxy(scim_server.base_url, [lie]) as proxy:
+        result = run_scenarios(embedded_target(proxy.url, tmp_path), tmp_path / "reports", "--idp", "rfc",
+                               "--scim-run-id", run_id, paths=("scenarios/rfc/bulk.scenario.yaml",))
+    assert result.code == 1, result.output[-3000:]
+    assert 'step 4 "remove the g' in result.output, result.output[-3000:]
+    assert (f"✗ the id \"{traversal}\" from the target cannot be used in a URL (it contains '/'): refused, "
+            "nothing was sent to it") in result.output, result.output[-3000:]
+    assert "Category: target deviates from RFC 7643/7644" in result.output
+    assert seeded.snapshot(scim_client) == before
+    assert _unsafe_requests(proxy, seeded) == []
+    assert not any(r.method == "DELETE" for r in proxy.requests_seen)
+    _sweep(scim_server, run_id)  # the bulk user and group, by name
+
+
 def test_without_the_lie_the_same_run_passes_and_leaves_nothing(
     seeded: Seeded, scim_server: EmbeddedServer, scim_client: httpx.Client, tmp_path: Path
 ):
