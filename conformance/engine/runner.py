@@ -220,19 +220,32 @@ class Runner:
                 prepared.append(self._prepare(step, scope))
                 if not step.concurrent:
                     request = prepared.pop()
-                    exchange = self._send(request.method, request.path, **request.arguments())
-                    self._judge(scenario, step, number, scope, ledger, request, exchange,
-                                _attempt(index, step.repeat))
+                    with self._held_while_creating(request):
+                        exchange = self._send(request.method, request.path, **request.arguments())
+                        self._judge(scenario, step, number, scope, ledger, request, exchange,
+                                    _attempt(index, step.repeat))
             if step.concurrent:
                 # Sent together from threads, reported and judged afterwards in order: the
                 # question is whether the server loses one of several simultaneous updates.
-                with ThreadPoolExecutor(max_workers=min(len(prepared), MAX_CONCURRENCY)) as pool:
-                    exchanges = list(pool.map(
-                        lambda r: self.transport.send(r.method, r.path, **r.arguments()), prepared))
-                for index, (request, exchange) in enumerate(zip(prepared, exchanges, strict=True), start=1):
-                    self._report_exchange(exchange)
-                    self._judge(scenario, step, number, scope, ledger, request, exchange,
-                                _attempt(index, step.repeat) + " (sent concurrently)")
+                with self._held_while_creating(*prepared):
+                    with ThreadPoolExecutor(max_workers=min(len(prepared), MAX_CONCURRENCY)) as pool:
+                        exchanges = list(pool.map(
+                            lambda r: self.transport.send(r.method, r.path, **r.arguments()), prepared))
+                    for index, (request, exchange) in enumerate(zip(prepared, exchanges, strict=True), start=1):
+                        self._report_exchange(exchange)
+                        self._judge(scenario, step, number, scope, ledger, request, exchange,
+                                    _attempt(index, step.repeat) + " (sent concurrently)")
+
+    def _held_while_creating(self, *requests: Prepared) -> contextlib.AbstractContextManager[None]:
+        """Interrupts wait while a create is answered and recorded: the ledger must learn its id,
+        or cleanup cannot remove it."""
+        if not any(request.method == "POST" for request in requests):
+            return contextlib.nullcontext()
+        return self._interrupts_held()
+
+    def _interrupts_held(self) -> contextlib.AbstractContextManager[None]:
+        """Ctrl-C and SIGTERM held back until the block is done; a second one stops at once."""
+        return deferred_interrupts(functools.partial(left_behind, self.target, self.data.run_id, self.redactor))
 
     def _prepare(self, step: Step, scope: dict[str, Any]) -> Prepared:
         """Render the step's vars, request and expectations in the current scope."""
@@ -394,9 +407,8 @@ class Runner:
         if not pending:
             return
         problems: list[str] = []
-        # An interrupt waits until every entry was tried (a second one stops at once).
-        left = functools.partial(left_behind, self.target, self.data.run_id, self.redactor)
-        with deferred_interrupts(left), self.reporter.step(f"cleanup: {len(pending)} resource(s) this run created"):
+        # An interrupt waits until every entry was tried.
+        with self._interrupts_held(), self.reporter.step(f"cleanup: {len(pending)} resource(s) this run created"):
             for entry in pending:
                 problem = self._remove(entry)
                 if problem:
@@ -485,8 +497,7 @@ def idp_category(idp_family: str) -> str:
 def failure_category(failure: StepFailure) -> str:
     """Which kind of problem this is, for the reader who triages a red report."""
     received = failure.exchange.received if failure.exchange is not None else None
-    unanswered = failure.exchange is not None and received is None  # no exchange: an id refused before sending
-    if unanswered or any(r.startswith("expected a JSON body, got") for r in failure.reasons):
+    if received is None or any(r.startswith("expected a JSON body, got") for r in failure.reasons):
         return NOT_SCIM
     if failure.scenario.family in RFC_FAMILIES:
         return RFC_DEVIATION

@@ -1,12 +1,14 @@
-"""How Ctrl-C and SIGTERM reach a run: as KeyboardInterrupt, and never in the middle of a cleanup.
+"""How Ctrl-C and SIGTERM reach a run: as KeyboardInterrupt, never in the middle of a cleanup.
 
 CI systems cancel a job with SIGTERM, whose default action ends the process at once: no `finally`,
 no cleanup. Raised as KeyboardInterrupt instead, it takes the same path as Ctrl-C.
 
 An interrupt that lands while a run removes what it created would stop the removal half way and
-leave users and groups on the target, so `deferred_interrupts` holds the first one back until
-the block is done and raises it then. A second one still stops at once: someone who presses
-Ctrl-C twice wants out; `CleanupAbandoned` then says what is left and how to remove it.
+leave users and groups on the target (and one that lands while a create is answered, before the
+run has recorded the new id, leaves that resource unknown to the cleanup), so `deferred_interrupts`
+holds the first one back until the block is done and raises it then. A second one still stops at
+once: someone who presses Ctrl-C twice wants out; `CleanupAbandoned` then says what is left and how
+to remove it.
 
 Python lets only the main thread install a signal handler; elsewhere both do nothing.
 """
@@ -24,12 +26,12 @@ from types import FrameType
 __all__ = ["CleanupAbandoned", "deferred_interrupts", "sigterm_as_keyboard_interrupt"]
 
 INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
-HELD_NOTICE = (b"\nscim-conformance: interrupt received during cleanup: finishing the cleanup first "
-               b"(interrupt again to stop now and leave the rest)\n")
+HELD_NOTICE = (b"\nscim-conformance: interrupt received: the run stops once what it created is removed "
+               b"(interrupt again to stop at once and leave the rest)\n")
 
 
 class CleanupAbandoned(KeyboardInterrupt):
-    """A second interrupt stopped a cleanup; str() says what may be left and how to remove it."""
+    """A second interrupt stopped a held block; str() says what may be left and how to remove it."""
 
 
 class _InterruptedAgain(KeyboardInterrupt):
@@ -92,7 +94,7 @@ def deferred_interrupts(what_is_left: Callable[[], str]) -> Iterator[None]:
     try:
         yield
     except _InterruptedAgain as exc:
-        note = f"cleanup stopped by a second interrupt: {what_is_left()}"
+        note = f"stopped by a second interrupt: {what_is_left()}"
         print(f"\nscim-conformance: {note}", file=sys.stderr, flush=True)
         raise CleanupAbandoned(note) from exc
     except BaseException as exc:
