@@ -39,6 +39,8 @@ CAPABILITIES: tuple[str, ...] = tuple(validator("scenario").schema["$defs"]["cap
 DEFAULT_CAPABILITIES = frozenset(
     {"users", "groups", "patch", "filter", "delete_users", "delete_groups", "enterprise_user"}
 )
+# The steps of one scenario, whatever the target does (timeouts.scenario, --scim-scenario-timeout).
+DEFAULT_SCENARIO_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,10 @@ class TargetProfile:
     verify_tls: bool | str = True
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
+    # One exchange, connect to the last byte of the body (None: connect + 2 x read); one scenario's
+    # steps (its cleanup has a budget of its own: cleanup_budget).
+    exchange_timeout: float | None = None
+    scenario_timeout: float = DEFAULT_SCENARIO_TIMEOUT
     capabilities: frozenset[str] = DEFAULT_CAPABILITIES
     email_domain: str = "example.com"
     embedded: bool = False
@@ -101,6 +107,15 @@ class TargetProfile:
         if self.auth_type == "none":
             return None
         return os.environ.get(self.token_env) or None
+
+    @property
+    def exchange_deadline(self) -> float:
+        """Seconds one exchange may take in all: connect, request, status line, headers and body."""
+        return self.exchange_timeout or self.connect_timeout + 2 * self.read_timeout
+
+    def cleanup_budget(self, resources: int) -> float:
+        """Seconds the cleanup of `resources` resources may take: two exchanges, plus 2 s for each."""
+        return 2 * self.exchange_deadline + 2.0 * resources
 
     def known_failure(self, scenario_id: str, idp_id: str) -> str | None:
         """Why this target is known to fail the scenario for that IdP, if the profile says so."""
@@ -265,6 +280,8 @@ def _target_from_document(document: YamlDocument) -> TargetProfile:
         verify_tls=tls.get("ca_bundle") or tls.get("verify", True),
         connect_timeout=float(timeouts.get("connect", 10.0)),
         read_timeout=float(timeouts.get("read", 30.0)),
+        exchange_timeout=float(timeouts["exchange"]) if "exchange" in timeouts else None,
+        scenario_timeout=float(timeouts.get("scenario", DEFAULT_SCENARIO_TIMEOUT)),
         capabilities=frozenset(capabilities),
         email_domain=data.get("email_domain", "example.com"),
         embedded=bool(data.get("embedded", False)),
