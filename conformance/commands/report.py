@@ -57,8 +57,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     report = commands.add_parser(
         "report", help="build the offline HTML report and the compatibility matrix from Allure results",
         description="Reads the Allure results of a run; writes the compatibility matrix (matrix.md, "
-                    "matrix.json, badges/<idp>.svg) and one self-contained HTML file (needs the Allure CLI: "
-                    "make demo installs it, or set ALLURE_BIN).",
+                    "matrix.json, badges/<idp>.svg) and one self-contained HTML file (needs the Allure 3 CLI, which "
+                    "runs on Node: make install puts it in .tools/, or set ALLURE_BIN).",
         epilog="example: scim-conformance report --results reports/allure-results --output reports/html",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     report.add_argument("--results", default="reports/allure-results", metavar="DIR",
