@@ -9,7 +9,6 @@ load command must sustain; http.client reaches 3,900 to 5,500/s (docs/performanc
 from __future__ import annotations
 
 import http.client
-import json
 import socket
 import ssl
 import threading
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from conformance.engine import jsondepth
 from conformance.engine.errors import HarnessError
 from conformance.engine.http import tls_context
 from conformance.engine.profiles import TargetProfile
@@ -46,8 +46,8 @@ class Answer:
     def json(self) -> Any:
         """The body as JSON; None when empty or not JSON."""
         try:
-            return json.loads(self.body) if self.body else None
-        except ValueError:
+            return jsondepth.loads(self.body) if self.body else None
+        except ValueError:  # not JSON, or nested too deep to walk
             return None
 
 

@@ -89,7 +89,7 @@ def read_har(path: Path, base_url: str | None = None) -> HarImport:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise HarError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep to read
         raise HarError(f"{path}: not JSON ({exc})") from None
     log = data.get("log") if isinstance(data, dict) else None
     entries = log.get("entries") if isinstance(log, dict) else None

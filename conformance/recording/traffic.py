@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
+from conformance.engine import jsondepth
+
 __all__ = [
     "CORE_GROUP", "CORE_USER", "ENTERPRISE_USER", "ERROR_RESPONSE", "LIST_RESPONSE", "NOT_JSON",
     "attribute", "collection_of", "comparisons", "json_body", "key_path", "patch_path",
@@ -36,8 +38,8 @@ def json_body(raw: bytes) -> Any:
     if not raw or not raw.strip():
         return None
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+        return jsondepth.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):  # not JSON, or nested too deep to walk
         return NOT_JSON
 
 

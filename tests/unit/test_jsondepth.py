@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from conformance.engine.exchange import NOT_JSON, Received
 from conformance.engine.jsondepth import MAX_JSON_DEPTH, TOO_DEEP, TooDeep, loads, too_deep
 from conformance.engine.redact import Redactor
+from conformance.loadtest.client import Answer
+from conformance.recording import traffic
+from conformance.recording.har import HarError, read_har
 
 
 def _nested(levels: int) -> str:
@@ -43,3 +47,13 @@ def test_a_received_answer_names_the_depth_and_redaction_shows_it_as_text():
     assert received.json_problem == TOO_DEEP
     assert Received(200, "OK", (), "not json", NOT_JSON, 1.0).json_problem is None
     assert Redactor().body(deep) == deep
+
+
+def test_the_load_test_and_the_recorder_read_a_deep_answer_as_not_json(tmp_path: Path):
+    deep = b"[" * 1000 + b"]" * 1000
+    assert Answer(200, deep, 1.0).json() is None
+    assert traffic.json_body(deep) is traffic.NOT_JSON
+    har = tmp_path / "deep.har"
+    har.write_bytes(b'{"log": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    with pytest.raises(HarError, match="not JSON"):
+        read_har(har)
