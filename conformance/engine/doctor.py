@@ -79,9 +79,10 @@ def diagnose(target: TargetProfile, transport: Transport, anonymous: Transport, 
         _discovery(findings, anonymous, target)
         return findings
     if status == 404 or not _is_list_response(probe):
-        findings.append(Finding("FAIL", "scim endpoint", f"GET {target.base_url}/Users answered {_kind(probe)}: "
-                                "the base URL looks wrong (it must include the SCIM base path, e.g. "
-                                "https://host/scim/v2)"))
+        hint = ("the server's answer is broken, whatever the base URL" if probe.received.json_problem else
+                "the base URL looks wrong (it must include the SCIM base path, e.g. https://host/scim/v2)")
+        findings.append(Finding("FAIL", "scim endpoint",
+                                f"GET {target.base_url}/Users answered {_kind(probe)}: {hint}"))
         return findings
     findings.append(Finding("ok", "scim endpoint", "GET /Users answers a ListResponse"))
     findings.append(Finding("ok" if has_token else "warn", "auth",
