@@ -124,7 +124,8 @@ CASES = {
     "profile-infinite-timeout": Bad(("targets/inf-timeout.yaml",), 5, "timeouts.read: inf is not a number of seconds "
                                                                       "above 0 and at most 86400"),
     "profile-nan-timeout": Bad(("targets/nan-timeout.yaml",), 6, "timeouts.read: nan is not a number of seconds"),
-    "profile-negative-timeout": Bad(("targets/negative-timeout.yaml",), 5, "timeouts/connect: -1 is less than or equal"),
+    "profile-negative-timeout": Bad(("targets/negative-timeout.yaml",), 5,
+                                    "timeouts/connect: -1 is less than or equal"),
     "profile-ca-bundle-not-pem": Bad(("targets/ca-bundle-not-pem.yaml",), 5,
                                      "ca-bundle-not-pem.yaml is not a PEM file of CA certificates"),
     "profile-ca-bundle-missing": Bad(("targets/ca-bundle-missing.yaml",), 6,
