@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conformance.reporting.allure_html import AllureUnavailable, find_allure
+from tests.support.report_page import report_test_cases
 from tests.support.runs import DISTINCTIVE_TOKEN, REPO, everything_written
 
 
@@ -41,4 +42,9 @@ def test_demo_runs_every_scenario_and_prints_where_the_offline_report_is(allure_
     # Opens offline: one file, nothing fetched from the network.
     assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']https?://""", html)
     assert (tmp_path / "junit.xml").is_file()
+    # One test case per item pytest ran: IdP variants (okta / okta-aiw, ...) are not filed as retries.
+    items = len(re.findall(r"<testcase\b", (tmp_path / "junit.xml").read_text(encoding="utf-8")))
+    total, names = report_test_cases(page)
+    assert total == len(names) == items, (total, len(names), items)
+    assert {"okta-push-new-user[okta]", "okta-push-new-user[okta-aiw]"} <= set(names)
     assert DISTINCTIVE_TOKEN not in output + everything_written(tmp_path)

@@ -11,7 +11,6 @@ headless Chromium without network, must show the scenarios and a failure's attac
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -27,6 +26,7 @@ from conformance.engine.embedded import EmbeddedServer
 from conformance.reporting.allure_html import AllureUnavailable, find_allure
 from conformance.reporting.matrix import validate_matrix
 from tests.support.deviating_proxy import CATALOGUE, DeviatingProxy
+from tests.support.report_page import embedded_data, report_test_cases
 from tests.support.runs import DISTINCTIVE_TOKEN, REPO, embedded_target, everything_written, run_scenarios
 
 SCENARIOS = (
@@ -77,17 +77,8 @@ def report(scim_server: EmbeddedServer, allure_cli: Path, tmp_path_factory: pyte
     return reports
 
 
-def _embedded_data(page: Path) -> dict[str, object]:
-    """The JSON files Allure's single-file report embeds (data/..., widgets/...)."""
-    html = page.read_text(encoding="utf-8")
-    found = {}
-    for _, name, _, payload in re.findall(r"""d\((['"])([^'"]+\.json)\1,\s*(['"])([^'"]*)\3\)""", html):
-        found[name] = json.loads(base64.b64decode(payload))
-    return found
-
-
 def test_categories_sort_each_failure_by_what_it_breaks(report: Path):
-    data = _embedded_data(report / "html" / "index.html")
+    data = embedded_data(report / "html" / "index.html")
 
     def leaves(node: dict) -> list[str]:  # category -> message group -> test results
         children = node.get("children")
@@ -174,7 +165,7 @@ def test_the_html_report_shows_scenarios_and_a_failures_attachments_offline(
 ):
     page = report / "html" / "index.html"
     assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']https?://""", page.read_text(encoding="utf-8"))
-    data = _embedded_data(page)
+    data = embedded_data(page)
     failed = next(uid for name, case in data.items() if name.startswith("data/test-cases/")
                   and case["name"] == "okta-deactivate-reactivate[okta]" for uid in [case["uid"]])
     behaviors = _visible_text(_chromium(chromium, f"{page.as_uri()}#behaviors", tmp_path / "p1", "--dump-dom"))
@@ -213,16 +204,8 @@ def _pytest_items(junit: Path) -> int:
     return len(re.findall(r"<testcase\b", junit.read_text(encoding="utf-8")))
 
 
-def _report_test_cases(page: Path) -> tuple[int, list[str]]:
-    """The count on the report's Overview, and the name of each test case the report holds."""
-    data = _embedded_data(page)
-    cases = [case for name, case in data.items() if name.startswith("data/test-cases/")]
-    assert not [case["name"] for case in cases if case.get("extra", {}).get("retries")], "a variant filed as a retry"
-    return data["widgets/summary.json"]["statistic"]["total"], sorted(case["name"] for case in cases)
-
-
 def test_each_idp_variant_is_a_test_case_of_its_own_in_the_html_report(variants: Path):
-    total, names = _report_test_cases(variants / "html" / "index.html")
+    total, names = report_test_cases(variants / "html" / "index.html")
     assert total == len(names) == _pytest_items(variants / "junit.xml") == 4
     assert names == ["okta-deactivate-reactivate[okta-aiw]", "okta-deactivate-reactivate[okta]",
                      "okta-push-new-user[okta-aiw]", "okta-push-new-user[okta]"]
@@ -246,7 +229,7 @@ def test_results_named_as_allure_pytest_names_them_would_hide_a_variant(
         result["testCaseId"] = result["historyId"] = md5(result["fullName"])
         path.write_text(json.dumps(result), encoding="utf-8")
     monkeypatch.setenv("ALLURE_BIN", str(allure_cli))
-    data = _embedded_data(build_html(shadow, tmp_path / "html"))
+    data = embedded_data(build_html(shadow, tmp_path / "html"))
     assert data["widgets/summary.json"]["statistic"]["total"] == 2 < _pytest_items(variants / "junit.xml")
 
 
