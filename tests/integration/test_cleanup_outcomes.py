@@ -71,10 +71,15 @@ def _scenario(tmp_path: Path, outcome: str) -> Path:
 def test_a_run_removes_what_it_created_and_leaves_the_rest_untouched(outcome: str, tmp_path: Path):
     scenario = _scenario(tmp_path, outcome)
     reached_last_step = threading.Event()
+    member_added = threading.Event()
 
     def hold_last_read(request: ProxyRequest) -> ProxyRequest:
-        # The last step is the first GET of a user: hold it so Ctrl-C lands in flight.
-        if outcome == "is-interrupted" and request.method == "GET" and "/Users/" in request.route:
+        # The last step is the first GET of a user once the member was added (the creates read
+        # their own resource back before that): hold it so Ctrl-C lands in flight.
+        if request.method in ("PATCH", "PUT") and "/Groups/" in request.route:
+            member_added.set()
+        if outcome == "is-interrupted" and member_added.is_set() and request.method == "GET" \
+                and "/Users/" in request.route:
             reached_last_step.set()
             time.sleep(3)
         return request
