@@ -23,7 +23,7 @@ from conformance.engine.fakedata import RunData
 from conformance.engine.profiles import TargetProfile
 from conformance.engine.redact import Redactor
 from conformance.engine.transport import Transport
-from tests.hostile.test_cleanup_command import GROUP_SCHEMA, USER_SCHEMA, cleanup_cli
+from tests.hostile.test_cleanup_command import GROUP_SCHEMA, USER_SCHEMA, Arranged, cleanup_cli
 from tests.support.deviating_proxy import DeviatingProxy, Deviation, ProxyRequest, ProxyResponse, is_request
 from tests.support.runs import DISTINCTIVE_TOKEN, embedded_target, run_scenarios
 
@@ -44,12 +44,8 @@ class Seeded:
         return [*(f"Users/{uid}" for uid in self.user_ids), f"Groups/{self.group_id}"]
 
     def snapshot(self, client: httpx.Client) -> dict[str, bytes]:
-        bodies = {}
-        for path in self.paths:
-            response = client.get(path)
-            assert response.status_code == 200, (path, response.text)
-            bodies[path] = response.content
-        return bodies
+        """Each resource's body as the server answers it (every one must still be there)."""
+        return Arranged("", others=self.paths).snapshot(client)
 
 
 @pytest.fixture
