@@ -158,3 +158,21 @@ def test_a_second_interrupt_stops_the_cleanup_and_prints_the_command_that_finish
             timeout=CHILD_LIMIT_S, check=False)
         assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
         assert _left_on_server(server.base_url, run_id) == [], cleanup.stdout
+
+
+def test_an_interrupt_during_the_load_cleanup_waits_until_everything_is_removed(tmp_path: Path):
+    slow = SlowTarget(create_s=0, delete_s=0.1)
+    with embedded_server(DISTINCTIVE_TOKEN) as server, DeviatingProxy(server.base_url, [slow.deviation]) as proxy:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "conformance", "load", "--target", proxy.url, "--users", "20", "--groups", "2",
+             "--members", "5", "--concurrency", "2", "--run-id", "interrupted-load", "--no-progress"],
+            cwd=REPO, env={**os.environ, "SCIM_TOKEN": DISTINCTIVE_TOKEN},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            assert slow.removing.wait(60), "the load never started its cleanup"
+            child.send_signal(signal.SIGTERM)
+        finally:
+            output = _finish(child)
+        assert child.returncode == 130, output
+        assert "deleted users: 20" in output and "NOT complete" not in output, output
+        assert _left_on_server(server.base_url, "interrupted-load") == [], output
