@@ -176,3 +176,25 @@ def test_an_interrupt_during_the_load_cleanup_waits_until_everything_is_removed(
         assert child.returncode == 130, output
         assert "deleted users: 20" in output and "NOT complete" not in output, output
         assert _left_on_server(server.base_url, "interrupted-load") == [], output
+
+
+def test_an_interrupt_during_cleanup_run_id_waits_until_every_leftover_was_tried(tmp_path: Path):
+    slow = SlowTarget(create_s=0, delete_s=0.3)
+    with embedded_server(DISTINCTIVE_TOKEN) as server, DeviatingProxy(server.base_url, [slow.deviation]) as proxy:
+        for n in range(1, 7):  # what a killed run 'seeded' left
+            created = httpx.post(f"{server.base_url}/Users", headers=AUTH, timeout=10, json={
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": f"scimc-seeded-{n}.given.family@example.com"})
+            assert created.status_code == 201, created.text
+        child = subprocess.Popen(
+            [sys.executable, "-m", "conformance", "cleanup", "--target", proxy.url, "--run-id", "seeded"],
+            cwd=REPO, env={**os.environ, "SCIM_TOKEN": DISTINCTIVE_TOKEN},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            assert slow.removing.wait(60), "cleanup never removed anything"
+            child.send_signal(signal.SIGINT)
+        finally:
+            output = _finish(child)
+        assert child.returncode == 130, output
+        assert output.count("  deleted ") == 6, output  # every removal tried and printed before it stopped
+        assert _left_on_server(server.base_url, "seeded") == [], output
