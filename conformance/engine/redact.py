@@ -190,6 +190,14 @@ def _mask_url_credentials(text: str) -> str:
 _PENDING_LIMIT = 32
 
 
+def _automaton(words: list[str]) -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    for word in words:
+        automaton.add_word(word, len(word))
+    automaton.make_automaton()  # linear in the words' total length, in C
+    return automaton
+
+
 class Redactor:
     """Knows the secret values of this process and removes them from anything."""
 
@@ -197,13 +205,17 @@ class Redactor:
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
         self._forms: set[str] = set()
+        self._shortest = 0  # the length of the shortest form: a shorter text holds none
         self._ordered: list[str] = []  # in the order they came, for secrets_since()
         # Every generated password is a secret: a full run knows hundreds, a load run thousands.
         # One Aho-Corasick pass finds all of them in a text, where a loop of `in` checks grows
         # with their number (it was most of the cost of rendering an exchange).
-        self._automaton = ahocorasick.Automaton()
-        # Forms not yet in the automaton, looked for one by one: a run learns a password per
-        # user it creates, and rebuilding the automaton for each one cost more than the search.
+        # Automatons of decreasing size, each at most half the one before (a binary counter): a
+        # batch of new forms is merged with the smaller automatons only, so a form is rebuilt into
+        # an automaton a logarithmic number of times, and a text is searched by a few automatons.
+        self._levels: list[tuple[list[str], ahocorasick.Automaton]] = []
+        # Forms not yet in an automaton, looked for one by one: a run learns a password per
+        # user it creates, and rebuilding an automaton for each one cost more than the search.
         self._pending: list[str] = []
         for secret in secrets:
             self.add_secret(secret)
@@ -220,12 +232,15 @@ class Redactor:
             self._ordered.append(value)
             fresh = secret_forms(value) - self._forms
             self._forms |= fresh
+            if fresh:
+                shortest = min(map(len, fresh))
+                self._shortest = min(self._shortest, shortest) if self._shortest else shortest
             self._pending.extend(fresh)
             if len(self._pending) >= _PENDING_LIMIT:
-                for pending in self._pending:
-                    self._automaton.add_word(pending, len(pending))
-                self._automaton.make_automaton()  # linear in the secrets' total length, in C
-                self._pending.clear()
+                words, self._pending = self._pending, []
+                while self._levels and len(self._levels[-1][0]) <= 2 * len(words):
+                    words = self._levels.pop()[0] + words
+                self._levels.append((words, _automaton(words)))
 
     def learn_credentials(self, headers: Iterable[tuple[str, str]]) -> None:
         """Treat the values of the credential headers a request carried (`X-Custom-Auth: ...`, with
@@ -243,7 +258,7 @@ class Redactor:
 
     def mask(self, text: str) -> str:
         """`text` with every known secret, URL credential and `Bearer <credential>` masked (not escaped)."""
-        if self._secrets:
+        if self._secrets and len(text) >= self._shortest:
             text = self._mask_secrets(text)
         return _AUTH_VALUE.sub(lambda m: f"{m.group(1)} {MASK}", _mask_url_credentials(text))
 
@@ -253,8 +268,8 @@ class Redactor:
 
     def _mask_secrets(self, text: str) -> str:
         with self._lock:  # a concurrent step's threads may add secrets while another one renders
-            found = ([(end + 1 - length, end + 1) for end, length in self._automaton.iter(text)]
-                     if self._automaton.kind == ahocorasick.AHOCORASICK else [])
+            found = [(end + 1 - length, end + 1) for _, automaton in self._levels
+                     for end, length in automaton.iter(text)]
             for secret in self._pending:
                 at = text.find(secret)
                 while at >= 0:
