@@ -11,7 +11,7 @@ import urllib.parse
 import pytest
 
 from conformance.engine.errors import HarnessError
-from conformance.engine.exchange import Exchange, Sent
+from conformance.engine.exchange import Exchange, Received, Sent
 from conformance.engine.redact import (
     MASK,
     Redactor,
@@ -22,7 +22,7 @@ from conformance.engine.redact import (
     url_credentials,
 )
 from conformance.engine.transport import INVALID_TOKEN, join_url
-from conformance.reporting.reproduce import curl_line, format_sent
+from conformance.reporting.reproduce import curl_line, format_exchange, format_sent
 
 TOKEN = "tok-9f8e7d6c5b4a"
 BASE = "https://scim.example.com/scim/v2"
@@ -392,3 +392,11 @@ def test_text_and_json_for_display_hold_no_control_character():
                    redactor.body(b"\x1b]52;c;x\x07"))
     for shown in shown_texts:
         assert not any((ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0 or c == "\u202e" for c in shown)
+
+
+def test_a_custom_credential_header_the_request_carried_is_masked_where_the_answer_echoes_it():
+    exchange = Exchange(Sent("GET", f"{BASE}/Users", (("X-Custom-Auth", "custom-9f8e7d6c"),), None),
+                        Received(200, "OK", (("X-Echo", "custom-9f8e7d6c"),), "{}", {"you": "custom-9f8e7d6c"}, 1.0))
+    shown = format_exchange(exchange, Redactor())
+    assert "custom-9f8e7d6c" not in shown
+    assert f"X-Custom-Auth: {MASK}" in shown and f"X-Echo: {MASK}" in shown
