@@ -17,6 +17,8 @@ from conformance.engine.errors import HarnessError, Problem, ScenarioFileError
 from conformance.engine.paths import find_profiles_dir, find_scenarios_dir
 from conformance.engine.profiles import IdpProfile, load_idp_profiles, load_target_profile
 from conformance.engine.scenario.loader import SCENARIO_SUFFIX, STEPS_SUFFIX, load_scenario, load_shared_steps
+from conformance.engine.scenario.target_checks import ca_bundle_problems
+from conformance.engine.scenario.yamlsrc import load_yaml
 
 __all__ = ["add_parser", "cmd_lint"]
 
@@ -118,6 +120,7 @@ class _Linter:
                 load_shared_steps(sorted(path.parent.glob(f"*{STEPS_SUFFIX}")))
         elif kind == "target":
             load_target_profile(path)
+            self.problems += ca_bundle_problems(load_yaml(path))
         elif kind == "idp":
             self.load_idps(path.parent.parent)
 

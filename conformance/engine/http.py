@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from conformance.engine.deadline import bound_pools
+from conformance.engine.errors import HarnessError
+from conformance.engine.scenario.target_checks import ca_bundle_problem
 
 if TYPE_CHECKING:
     from conformance.engine.profiles import TargetProfile
@@ -40,7 +42,10 @@ def tls_context(base_url: str, verify: bool | str = True) -> ssl.SSLContext:
     if isinstance(verify, str):
         if Path(verify).is_dir():
             return ssl.create_default_context(capath=verify)
-        return ssl.create_default_context(cafile=verify)
+        try:
+            return ssl.create_default_context(cafile=verify)
+        except (OSError, ValueError):  # ssl.SSLError is an OSError: not PEM, missing, unreadable
+            raise HarnessError(f"tls.ca_bundle: {ca_bundle_problem(verify)}") from None
     return httpx.create_ssl_context(verify=verify)
 
 

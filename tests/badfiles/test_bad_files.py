@@ -291,7 +291,6 @@ def test_a_target_profile_with_a_token_in_it_is_refused_before_anything_is_sent(
     ("unparseable-url.yaml", 3, "is not a URL (Invalid IPv6 URL)"),
     ("inf-timeout.yaml", 5, "timeouts.read: inf is not a number of seconds"),
     ("nan-timeout.yaml", 6, "timeouts.read: nan is not a number of seconds"),
-    ("ca-bundle-not-pem.yaml", 5, "is not a PEM file of CA certificates"),
 ])
 def test_a_run_with_a_profile_lint_refuses_stops_with_one_line_not_a_traceback(profile: str, line: int, fragment: str,
                                                                                tmp_path: Path):
@@ -302,6 +301,19 @@ def test_a_run_with_a_profile_lint_refuses_stops_with_one_line_not_a_traceback(p
     assert result.code != 0, result.output
     assert f"{RELATIVE / 'targets' / profile}:{line}: " in result.output and fragment in result.output, result.output
     assert "Traceback" not in result.output, result.output
+
+
+def test_a_run_with_a_ca_bundle_that_is_not_pem_fails_with_one_line_not_a_traceback(tmp_path: Path):
+    # The profile still loads (with --insecure, or where its bundle lives, it is usable): the
+    # bundle is read when the run opens its https:// client, and that is where it is named.
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    shutil.copy(CORPUS / "duplicate-id/first.scenario.yaml", folder)
+    result = run_scenarios(str(RELATIVE / "targets/ca-bundle-not-pem.yaml"), tmp_path / "reports", paths=(str(folder),))
+    assert result.code != 0, result.output
+    assert "Traceback" not in result.output, result.output
+    assert (f"tls.ca_bundle: {RELATIVE}/targets/ca-bundle-not-pem.yaml is not a PEM file of CA certificates"
+            in result.output), result.output
 
 
 def test_a_target_url_that_does_not_parse_is_one_line_not_a_traceback():

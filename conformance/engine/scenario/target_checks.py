@@ -3,7 +3,10 @@
 The schema says `base_url` starts with http(s)://, timeouts are numbers above 0 and `ca_bundle` is
 a string. A run still stopped with a traceback on `http://[::1` (no closing bracket), on
 `read: .inf` or `.nan` (YAML's infinity and not-a-number, which pass "above 0") and on a
-`ca_bundle` that is not a PEM file: these are `lint` errors at their line instead.
+`ca_bundle` that is not a PEM file: these are `lint` errors at their line instead. The first two
+also stop loading the profile; the CA bundle is only checked by `lint` (and when a run opens an
+https:// connection with it), because a profile stays usable with `--insecure` or on a machine
+where its bundle lives elsewhere.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from urllib.parse import urlsplit
 from conformance.engine.errors import Problem
 from conformance.engine.scenario.yamlsrc import YamlDocument
 
-__all__ = ["MAX_TIMEOUT_S", "target_problems", "url_problem"]
+__all__ = ["MAX_TIMEOUT_S", "ca_bundle_problem", "ca_bundle_problems", "target_problems", "url_problem"]
 
 # A day: longer than any IdP waits for an answer, and far from where socket and timer APIs overflow.
 MAX_TIMEOUT_S = 86400.0
@@ -47,7 +50,7 @@ def _timeout_problem(value: Any) -> str | None:
     return None
 
 
-def _ca_bundle_problem(path: str) -> str | None:
+def ca_bundle_problem(path: str) -> str | None:
     """Why `path` cannot verify a server (missing, unreadable, not PEM), or None; read as a run reads it."""
     if Path(path).is_dir():
         return None  # a folder of hashed certificates (capath): read one by one at each handshake
@@ -63,7 +66,7 @@ def _ca_bundle_problem(path: str) -> str | None:
 
 
 def target_problems(document: YamlDocument) -> list[Problem]:
-    """Problems of a target profile that passed its schema, each at its own line."""
+    """Problems of a target profile that passed its schema, each at its own line (the CA bundle aside)."""
     data = document.data
     source = document.source
     problems: list[Problem] = []
@@ -73,7 +76,12 @@ def target_problems(document: YamlDocument) -> list[Problem]:
     for name, value in (data.get("timeouts") or {}).items():
         if problem := _timeout_problem(value):
             problems.append(source.problem(("timeouts", name), f"timeouts.{name}: {problem}"))
-    bundle = (data.get("tls") or {}).get("ca_bundle")
-    if isinstance(bundle, str) and (problem := _ca_bundle_problem(bundle)):
-        problems.append(source.problem(("tls", "ca_bundle"), f"tls.ca_bundle: {problem}"))
     return problems
+
+
+def ca_bundle_problems(document: YamlDocument) -> list[Problem]:
+    """The problem of a target profile's `tls.ca_bundle` as this machine reads it, at its line (for `lint`)."""
+    tls = document.data.get("tls") if isinstance(document.data, dict) else None
+    bundle = tls.get("ca_bundle") if isinstance(tls, dict) else None
+    problem = ca_bundle_problem(bundle) if isinstance(bundle, str) else None
+    return [document.source.problem(("tls", "ca_bundle"), f"tls.ca_bundle: {problem}")] if problem else []
