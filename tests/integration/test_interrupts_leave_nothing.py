@@ -58,14 +58,28 @@ class SlowTarget:
         self.removing.clear()
 
 
-def _start_run(proxy_url: str, reports: Path) -> subprocess.Popen[str]:
+def _start(*arguments: str) -> subprocess.Popen[str]:
+    """`python -m conformance <arguments>` with the token, as a user would start it."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("SCIM_CONFORMANCE_RUN_ID",) and not k.startswith("PYTEST_XDIST_")}
     env["SCIM_TOKEN"] = DISTINCTIVE_TOKEN
-    return subprocess.Popen(
-        [sys.executable, "-m", "conformance", "run", "--target", proxy_url, "--reports", str(reports), SCENARIO],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    return subprocess.Popen([sys.executable, "-m", "conformance", *arguments], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _start_run(proxy_url: str, reports: Path) -> subprocess.Popen[str]:
+    return _start("run", "--target", proxy_url, "--reports", str(reports), SCENARIO)
+
+
+def _interrupted_while_removing(slow: SlowTarget, signum: int, *arguments: str) -> tuple[int, str]:
+    """Start `arguments`, send `signum` once its first removal of a user reached the target."""
+    child = _start(*arguments)
+    try:
+        assert slow.removing.wait(60), f"{arguments[0]} never removed a user"
+        child.send_signal(signum)
+    finally:
+        output = _finish(child)
+    return child.returncode, output
 
 
 def _finish(child: subprocess.Popen[str]) -> str:
@@ -163,17 +177,10 @@ def test_a_second_interrupt_stops_the_cleanup_and_prints_the_command_that_finish
 def test_an_interrupt_during_the_load_cleanup_waits_until_everything_is_removed(tmp_path: Path):
     slow = SlowTarget(create_s=0, delete_s=0.1)
     with embedded_server(DISTINCTIVE_TOKEN) as server, DeviatingProxy(server.base_url, [slow.deviation]) as proxy:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "conformance", "load", "--target", proxy.url, "--users", "20", "--groups", "2",
-             "--members", "5", "--concurrency", "2", "--run-id", "interrupted-load", "--no-progress"],
-            cwd=REPO, env={**os.environ, "SCIM_TOKEN": DISTINCTIVE_TOKEN},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            assert slow.removing.wait(60), "the load never started its cleanup"
-            child.send_signal(signal.SIGTERM)
-        finally:
-            output = _finish(child)
-        assert child.returncode == 130, output
+        code, output = _interrupted_while_removing(
+            slow, signal.SIGTERM, "load", "--target", proxy.url, "--users", "20", "--groups", "2", "--members", "5",
+            "--concurrency", "2", "--run-id", "interrupted-load", "--no-progress")
+        assert code == 130, output
         assert "deleted users: 20" in output and "NOT complete" not in output, output
         assert _left_on_server(server.base_url, "interrupted-load") == [], output
 
@@ -186,15 +193,8 @@ def test_an_interrupt_during_cleanup_run_id_waits_until_every_leftover_was_tried
                 "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                 "userName": f"scimc-seeded-{n}.given.family@example.com"})
             assert created.status_code == 201, created.text
-        child = subprocess.Popen(
-            [sys.executable, "-m", "conformance", "cleanup", "--target", proxy.url, "--run-id", "seeded"],
-            cwd=REPO, env={**os.environ, "SCIM_TOKEN": DISTINCTIVE_TOKEN},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            assert slow.removing.wait(60), "cleanup never removed anything"
-            child.send_signal(signal.SIGINT)
-        finally:
-            output = _finish(child)
-        assert child.returncode == 130, output
+        code, output = _interrupted_while_removing(
+            slow, signal.SIGINT, "cleanup", "--target", proxy.url, "--run-id", "seeded")
+        assert code == 130, output
         assert output.count("  deleted ") == 6, output  # every removal tried and printed before it stopped
         assert _left_on_server(server.base_url, "seeded") == [], output
