@@ -35,6 +35,7 @@ __all__ = [
     "self_signed_context",
     "too_many_requests",
     "truncated",
+    "users_that_hang",
 ]
 
 MAX_WAIT_S = 30.0  # no behaviour keeps a connection longer than this, stopped or not
@@ -58,10 +59,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
     timeout = 10  # socket timeout for reading the request: a stuck client cannot hold a thread
 
+    request_body = b""  # the body of the request being answered, for behaviours that read it
+
     def _any(self) -> None:
         length = int(self.headers.get("content-length") or 0)
-        if 0 < length <= MAX_REQUEST_BODY:
-            self.rfile.read(length)
+        self.request_body = self.rfile.read(length) if 0 < length <= MAX_REQUEST_BODY else b""
         self.server.owner.record(Recorded(self.command, self.path, tuple(self.headers.items()), time.monotonic()))
         try:
             self.server.owner.behaviour(self, self.server.owner.stopping)
@@ -162,6 +164,39 @@ def drip_headers(handler: http.server.BaseHTTPRequestHandler, stopping: threadin
         handler.wfile.write(b"a")
         handler.wfile.flush()
     handler.close_connection = True
+
+
+def users_that_hang(hangs: Callable[[str, str], bool]) -> Behaviour:
+    """A minimal /Users store (create, read, delete) that never answers a request `hangs(method, path)` picks.
+
+    Enough of a SCIM server for a scenario to create a user, hit the hanging request, and clean
+    up: a create is answered with what was sent plus an id, reads return it, deletes remove it.
+    """
+    users: dict[str, dict[str, object]] = {}
+    lock = threading.Lock()
+
+    def behaviour(handler: http.server.BaseHTTPRequestHandler, stopping: threading.Event) -> None:
+        method, path = handler.command, handler.path
+        if hangs(method, path):
+            hang(handler, stopping)
+            return
+        user_id = path.partition("?")[0].rpartition("/Users/")[2] if "/Users/" in path else ""
+        with lock:
+            if method == "POST" and path.endswith("/Users"):
+                body = json.loads(getattr(handler, "request_body", b"") or b"{}")
+                user_id = f"u{len(users) + 1}"
+                users[user_id] = {**body, "id": user_id}
+                status, answer_body = 201, users[user_id]
+            elif method == "GET" and user_id in users:
+                status, answer_body = 200, users[user_id]
+            elif method == "DELETE" and users.pop(user_id, None) is not None:
+                status, answer_body = 204, None
+            else:
+                status, answer_body = 404, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                                            "status": "404"}
+        answer(status, json.dumps(answer_body).encode() if answer_body is not None else b"")(handler, stopping)
+
+    return behaviour
 
 
 def truncated(handler: http.server.BaseHTTPRequestHandler, stopping: threading.Event) -> None:
