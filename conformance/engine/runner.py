@@ -20,6 +20,7 @@ from conformance.engine.exchange import Exchange
 from conformance.engine.fakedata import RunData
 from conformance.engine.interrupted import left_behind
 from conformance.engine.ledger import Ledger, LedgerEntry
+from conformance.engine.paging import PASSES, ListReads, PagePass
 from conformance.engine.profiles import IdpProfile, TargetProfile
 from conformance.engine.redact import Redactor
 from conformance.engine.references import reference_lines
@@ -90,30 +91,6 @@ class Prepared:
 
 def _attempt(index: int, repeat: int | None) -> str:
     return f"repetition {index} of {repeat}" if repeat else ""
-
-
-def _page_problems(body: Any, page: int, start: int, count: int) -> tuple[list[str], list[Any], Any]:
-    """What is wrong with one page of a ListResponse, its resources and its totalResults."""
-    if not isinstance(body, dict):
-        return [f"page {page}: the answer is not a JSON object"], [], None
-    problems: list[str] = []
-    total = body.get("totalResults")
-    if not isinstance(total, int) or isinstance(total, bool):
-        problems.append(f"page {page}: totalResults is {json.dumps(total)}, not an integer")
-    resources = body.get("Resources", [])
-    if not isinstance(resources, list):
-        return [*problems, f"page {page}: Resources is not an array"], [], total
-    returned_start = body.get("startIndex")
-    if returned_start is not None and returned_start != start:
-        problems.append(f"page {page}: asked for startIndex={start}, the answer says startIndex="
-                        f"{json.dumps(returned_start)}")
-    if len(resources) > count:
-        problems.append(f"page {page}: {len(resources)} resources returned for count={count}")
-    per_page = body.get("itemsPerPage")
-    if per_page is not None and per_page != len(resources):
-        problems.append(f"page {page}: itemsPerPage is {json.dumps(per_page)} but {len(resources)} "
-                        "resources were returned")
-    return problems, resources, total
 
 
 class Runner:
@@ -314,7 +291,7 @@ class Runner:
     def _paginate(
         self, scenario: Scenario, step: Step, number: int, scope: dict[str, Any], ledger: Ledger
     ) -> None:
-        """Read every page as an IdP import does; the pages must add up to totalResults."""
+        """Read every page as an IdP import does; `paging` says what the pages must satisfy."""
         pagination = step.paginate
         assert pagination is not None
         request = self._prepare(step, scope)
@@ -322,49 +299,23 @@ class Runner:
         include = self._render(pagination.include, scope, where) if pagination.include is not None else []
         if not isinstance(include, list):
             raise HarnessError(f"{where}: renders to a {type(include).__name__}, not a list of ids")
-        seen: dict[str, int] = {}  # id -> page it was first read on
-        reasons: list[str] = []
-        total: Any = None
-        start, page, exchange = 1, 0, None
-        while True:
-            page += 1
-            query = {**(request.query or {}), "startIndex": start, "count": pagination.count}
-            exchange = self._send(request.method, request.path, **{**request.arguments(), "query": query})
-            self._judge(scenario, step, number, scope, ledger, request, exchange, f"page {page}")
-            body = exchange.received.json if exchange.received else None
-            problems, resources, page_total = _page_problems(body, page, start, pagination.count)
-            reasons += problems
-            if problems and (not isinstance(page_total, int) or isinstance(page_total, bool)):
-                break  # without a usable totalResults there is no knowing where the list ends
-            if total is None:
-                total = page_total
-            elif page_total != total:
-                reasons.append(f"page {page}: totalResults changed from {total} to {page_total}")
-            for resource in resources:
-                rid = resource.get("id") if isinstance(resource, dict) else None
-                if not isinstance(rid, str):
-                    reasons.append(f"page {page}: a resource without an id")
-                elif rid in seen:
-                    reasons.append(f"page {page}: id {rid} was already read on page {seen[rid]} (pages overlap)")
-                else:
-                    seen[rid] = page
-            start += pagination.count
-            if start > total or not resources:
+        exchange = None
+        reads = ListReads(tuple(str(rid) for rid in include))
+        for attempt in range(1, PASSES + 1):
+            reading = PagePass(reads.own, pagination.count, pagination.max_pages)
+            while reading.start is not None:
+                query = {**(request.query or {}), "startIndex": reading.start, "count": pagination.count}
+                exchange = self._send(request.method, request.path, **{**request.arguments(), "query": query})
+                label = f"page {reading.page + 1}" + (f" of read {attempt}" if attempt > 1 else "")
+                self._judge(scenario, step, number, scope, ledger, request, exchange, label)
+                reading.read(exchange.received.json if exchange.received else None)
+            if reads.add(reading):
                 break
-            if page >= pagination.max_pages:
-                reasons.append(f"pagination did not end after {page} pages of {pagination.count} "
-                               f"(totalResults {total})")
-                break
-        if isinstance(total, int) and not reasons and len(seen) != total:
-            reasons.append(f"read {len(seen)} distinct resources in {page} page(s) of count={pagination.count}, "
-                           f"but totalResults is {total} (the IdP pages by count, so resources are missed)")
-        missing = [rid for rid in include if rid not in seen]
-        if missing:
-            reasons.append(f"{len(missing)} of the {len(include)} resources this scenario created were not "
-                           f"among the {len(seen)} read: {', '.join(map(str, missing[:5]))}")
+        reasons = reads.reasons()
         if reasons:
+            read = f"{reading.page} page(s) read" + (f" in read {attempt}" if attempt > 1 else "")
             self._fail(StepFailure(scenario, self.idp, step, number, reasons, exchange, request.expect,
-                                   attempt=f"{page} page(s) read"))
+                                   attempt=read))
 
     def _send(self, method: str, path: str, **request: Any) -> Exchange:
         """Send through the transport and report the exchange with its curl line."""
