@@ -8,7 +8,7 @@ has passed.
 
 It works inside httpcore, as a network backend wrapped around the one a connection pool already
 has (`bound_pools`), so it costs a clock read per network operation: no thread, no timer. The
-deadline of the exchange in progress is a context variable (`exchange_deadline`): each thread of
+deadline of the exchange in progress is a context variable (`with Deadline(at):`): each thread of
 a concurrent step has its own. Outside an exchange with a deadline, operations keep their own
 timeouts.
 """
@@ -24,57 +24,54 @@ from typing import Any
 
 import httpcore
 
-__all__ = ["Deadline", "DeadlineBackend", "bound_pools", "exchange_deadline"]
+__all__ = ["Deadline", "DeadlineBackend", "bound_pools"]
 
 
 class Deadline:
-    """The moment (time.monotonic()) by which an exchange must be over; `cut` once it stopped one."""
+    """The moment (time.monotonic()) by which an exchange must be over; `cut` once it stopped one.
 
-    __slots__ = ("at", "cut")
+    `with Deadline(at):` puts it on every network operation of this thread inside the block.
+    """
+
+    __slots__ = ("_token", "at", "cut")
 
     def __init__(self, at: float) -> None:
         self.at = at
         self.cut = False
+        self._token: Token[Deadline | None] | None = None
 
-    def bound(self, timeout: float | None, expired: type[Exception]) -> tuple[float | None, bool]:
-        """The timeout an operation gets, and whether the deadline (not its own timeout) sets it.
+    def __enter__(self) -> Deadline:
+        self._token = _CURRENT.set(self)
+        return self
 
-        Raises `expired` (an httpcore timeout) once the deadline has passed.
-        """
-        left = self.at - time.monotonic()
-        if left <= 0:
-            self.cut = True
-            raise expired("the deadline of the exchange has passed")
-        if timeout is None or left < timeout:
-            return left, True
-        return timeout, False
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _CURRENT.reset(self._token)
 
 
+_monotonic = time.monotonic  # read on every network operation
 _CURRENT: ContextVar[Deadline | None] = ContextVar("scim_conformance_exchange_deadline", default=None)
 
 
-@contextlib.contextmanager
-def exchange_deadline(at: float) -> Iterator[Deadline]:
-    """Every network operation of this thread inside the block ends by `at` (time.monotonic())."""
-    deadline = Deadline(at)
-    token = _CURRENT.set(deadline)
-    try:
-        yield deadline
-    finally:
-        _CURRENT.reset(token)
-
-
 def _run(operation: Any, timeout: float | None, expired: type[Exception], *args: Any) -> Any:
-    """`operation(*args, timeout)` with the timeout the current deadline leaves it."""
+    """`operation(*args, timeout)` with at most the time the current deadline leaves it.
+
+    Raises `expired` (an httpcore timeout) once the deadline has passed; `cut` says the deadline,
+    not the operation's own timeout, ended it.
+    """
     deadline = _CURRENT.get()
     if deadline is None:
         return operation(*args, timeout)
-    bounded, binding = deadline.bound(timeout, expired)
+    left = deadline.at - _monotonic()
+    if timeout is not None and timeout <= left:
+        return operation(*args, timeout)  # its own timeout comes first
+    if left <= 0:
+        deadline.cut = True
+        raise expired("the deadline of the exchange has passed")
     try:
-        return operation(*args, bounded)
+        return operation(*args, left)
     except expired:
-        if binding:
-            deadline.cut = True
+        deadline.cut = True
         raise
 
 

@@ -27,7 +27,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import httpx
 
 from conformance.engine import jsondepth
-from conformance.engine.deadline import Deadline, exchange_deadline
+from conformance.engine.deadline import Deadline
 from conformance.engine.exchange import INVALID_TOKEN, NOT_JSON, Exchange, Received, Sent
 from conformance.engine.http import target_client
 from conformance.engine.profiles import TargetProfile
@@ -226,7 +226,7 @@ class Transport:
             by_limit = limit is not None and at == limit[0]  # the caller's limit ends it, not its own deadline
             wait: float | None = None
             try:
-                with exchange_deadline(at) as deadline:
+                with Deadline(at) as deadline:
                     request = self._client.build_request(method, url, headers=merged, content=content)
                     for name in removed:
                         request.headers.pop(name, None)
