@@ -15,11 +15,10 @@ timeouts.
 
 from __future__ import annotations
 
-import contextlib
 import ssl
 import time
-from collections.abc import Iterable, Iterator
-from contextvars import ContextVar
+from collections.abc import Iterable
+from contextvars import ContextVar, Token
 from typing import Any
 
 import httpcore
