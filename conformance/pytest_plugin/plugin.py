@@ -415,12 +415,6 @@ def _mark(item: pytest.Item, scenario: Scenario, idp_id: str, session: Session) 
         if unmet:
             item.add_marker(pytest.mark.skip(
                 reason=f"target {session.target.id!r} does not meet {', '.join(unmet)} (scenario requires it)"))
-        if (os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") != "1" and not session.target.embedded
-                and any(step.paginate for step in scenario.steps)):
-            # Another worker adds and removes users on the same server while this one pages
-            # through all of them: totalResults moves under it. Run such scenarios serially.
-            item.add_marker(pytest.mark.skip(
-                reason="pages through a whole collection: not run in parallel against a shared target"))
         known = session.target.known_failure(scenario.id, idp_id)
         if known:
             # strict: once the server is fixed the run fails, so the stale entry gets removed.
