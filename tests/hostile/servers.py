@@ -142,27 +142,27 @@ def hang(handler: http.server.BaseHTTPRequestHandler, stopping: threading.Event)
     stopping.wait(MAX_WAIT_S)
 
 
+def _drip(handler: http.server.BaseHTTPRequestHandler, stopping: threading.Event, start: bytes, byte: bytes) -> None:
+    """Send `start`, then `byte` every 0.2 s until the server stops (MAX_WAIT_S at most)."""
+    handler.wfile.write(start)
+    handler.wfile.flush()
+    deadline = time.monotonic() + MAX_WAIT_S
+    while not stopping.wait(0.2) and time.monotonic() < deadline:
+        handler.wfile.write(byte)
+        handler.wfile.flush()
+
+
 def drip(handler: http.server.BaseHTTPRequestHandler, stopping: threading.Event) -> None:
     """Answer 200 at once, then send the body one byte every 0.2 s: never a read timeout, never done."""
     handler.send_response(200)
     handler.send_header("Content-Type", "application/scim+json")
     handler.end_headers()  # no Content-Length: the body ends when the connection closes
-    handler.wfile.write(b"{")
-    handler.wfile.flush()
-    deadline = time.monotonic() + MAX_WAIT_S
-    while not stopping.wait(0.2) and time.monotonic() < deadline:
-        handler.wfile.write(b" ")
-        handler.wfile.flush()
+    _drip(handler, stopping, b"{", b" ")
 
 
 def drip_headers(handler: http.server.BaseHTTPRequestHandler, stopping: threading.Event) -> None:
     """Send the status line, then a header one byte every 0.2 s: never a read timeout, never done."""
-    handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/scim+json\r\nX-Drip: ")
-    handler.wfile.flush()
-    deadline = time.monotonic() + MAX_WAIT_S
-    while not stopping.wait(0.2) and time.monotonic() < deadline:
-        handler.wfile.write(b"a")
-        handler.wfile.flush()
+    _drip(handler, stopping, b"HTTP/1.1 200 OK\r\nContent-Type: application/scim+json\r\nX-Drip: ", b"a")
     handler.close_connection = True
 
 

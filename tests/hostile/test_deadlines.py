@@ -22,14 +22,8 @@ from tests.hostile.servers import HostileServer, drip_headers, hang, users_that_
 from tests.hostile.test_hostile_targets import LOOKUP, assert_failed_cleanly
 from tests.support.runs import DISTINCTIVE_TOKEN, REPO, RunResult, run_scenarios
 
-CREATE_THEN_LOOK_UP = """\
-id: deadline-create-then-look-up
-title: Create a user, then look it up (a lookup the server never answers)
-idps: [okta]
-tags: [users]
-requires: [users]
-vars:
-  user: ${fake.user()}
+# The lookup scenario's head (an Okta user to create), with steps of its own.
+CREATE_THEN_LOOK_UP = LOOKUP.partition("steps:\n")[0].replace("id: hostile-lookup", "id: deadline-create") + """\
 steps:
   - name: create the user
     request:
