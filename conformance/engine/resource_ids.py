@@ -44,6 +44,7 @@ __all__ = [
     "render_path",
     "reread",
     "resource_path",
+    "runs_names",
     "same_name",
     "shown",
 ]
@@ -159,6 +160,12 @@ def generated_name(collection: str, body: Any) -> str:
     return name if isinstance(name, str) else ""
 
 
+def runs_names(collection: str, sent: str, run_id: str) -> Callable[[object], bool]:
+    """Which names mark a resource of `collection` as the run's: the name its create sent, or any
+    name the run generated (a server that stores `<name>.second-account` still holds the run's)."""
+    return lambda found: same_name(collection, sent, found) or belongs_to_run(found, run_id)
+
+
 def same_name(collection: str, sent: str, found: object) -> bool:
     """True when `found` is the name `sent` (userName compared case-insensitively, as RFC 7643 says)."""
     if not sent or not isinstance(found, str):
@@ -208,8 +215,11 @@ def created_id_problem(resource_id: object) -> str | None:
             "recorded as this run's and nothing was sent to it")
 
 
-def prove_created(read: Callable[[str], Exchange], collection: str, resource_id: object, sent: str) -> str | None:
-    """None when the resource the create answer named is the one the create made, else why not.
+def prove_created(
+    read: Callable[[str], Exchange], collection: str, resource_id: object, sent: str, run_id: str
+) -> str | None:
+    """None when the resource the create answer named carries the name the create sent (or another
+    name of run `run_id`), else why it is not the run's.
 
     `read(path)` sends a GET; it is called at most once, and never for an unusable id.
     """
@@ -220,8 +230,7 @@ def prove_created(read: Callable[[str], Exchange], collection: str, resource_id:
         attribute = name_attribute(collection) or "a userName or displayName"
         return (f"the create answer's id {shown(resource_id)} cannot be proven to be this run's: the create "
                 f"sent no {attribute}; it is not recorded for cleanup")
-    result = reread(collection, read(resource_path(collection, resource_id)),
-                    lambda found: same_name(collection, sent, found))
+    result = reread(collection, read(resource_path(collection, resource_id)), runs_names(collection, sent, run_id))
     if result.ours:
         return None
     if result.gone:

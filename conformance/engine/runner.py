@@ -25,7 +25,7 @@ from conformance.engine.profiles import IdpProfile, TargetProfile
 from conformance.engine.redact import Redactor
 from conformance.engine.references import reference_lines
 from conformance.engine.removal import is_gone, plan_removal
-from conformance.engine.resource_ids import UnusableId, belongs_to_run, prove_created, render_path, reread, same_name
+from conformance.engine.resource_ids import UnusableId, prove_created, render_path, reread, runs_names
 from conformance.engine.scenario.model import Request, Scenario, Step
 from conformance.engine.signals import deferred_interrupts
 from conformance.engine.templating import TemplateError, render
@@ -151,7 +151,7 @@ class Runner:
     def _prove(self, entry: LedgerEntry) -> str | None:
         """Why a created resource is not the run's (one GET of its id), or None when it is."""
         return prove_created(lambda path: self._send("GET", path, headers={**self.idp.headers}),
-                             entry.collection, entry.id, entry.name)
+                             entry.collection, entry.id, entry.name, self.data.run_id)
 
     # --- running ----------------------------------------------------------------------------
 
@@ -261,7 +261,10 @@ class Runner:
         claim = ledger.observe(request.method, request.path, exchange, step.name, sent=request.body,
                                proof=self._prove)
         if claim:
-            self._fail(StepFailure(scenario, self.idp, step, number, [claim], exchange, expect, attempt=attempt))
+            # The step's own checks say first what the target got wrong; the claim, what the run leaves alone.
+            reasons, compared = self._check(expect, exchange)
+            self._fail(StepFailure(scenario, self.idp, step, number, [*reasons, claim], exchange, expect, compared,
+                                   attempt=attempt))
         problem = exchange.received.json_problem
         # A body too deep to walk is a finding whatever the step expects (jsondepth says why).
         reasons, compared = ([problem], None) if problem else self._check(expect, exchange)
@@ -376,8 +379,7 @@ class Runner:
         headers = {**self.idp.headers}
         # Read it again first: only a resource that still carries a name of this run is removed.
         now = reread(entry.collection, self._send("GET", entry.path, headers=headers),
-                     lambda found: same_name(entry.collection, entry.name, found)
-                     or belongs_to_run(found, self.data.run_id))
+                     runs_names(entry.collection, entry.name, self.data.run_id))
         if now.gone:
             return None
         if not now.ours:

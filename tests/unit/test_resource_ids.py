@@ -86,14 +86,16 @@ def test_a_create_is_proven_by_one_get_that_reads_the_sent_name_back():
             return answer(status, body)
         return send
 
-    assert prove_created(read({"id": "u 1", "userName": "Ada@x.com"}), "/Users", "u 1", "ada@x.com") is None
+    assert prove_created(read({"id": "u 1", "userName": "Ada@x.com"}), "/Users", "u 1", "ada@x.com", "r") is None
     assert reads == ["/Users/u%201"]
-    other = prove_created(read({"id": "u1", "userName": "ceo@x.com"}), "/Users", "u1", "ada@x.com")
+    other = prove_created(read({"id": "u1", "userName": "ceo@x.com"}), "/Users", "u1", "ada@x.com", "r")
     assert other == ('the create answer\'s id "u1" names another resource (it has userName "ceo@x.com"; this run '
                      'created "ada@x.com"): it is not recorded as this run\'s, and cleanup leaves it alone')
-    gone = prove_created(read(None, 404), "/Groups", "g1", "scimc-r-1 Ops")
+    stored_apart = {"id": "u2", "userName": "scimc-r-1.a.b@x.com.second-account"}  # still a name of run r
+    assert prove_created(read(stored_apart), "/Users", "u2", "scimc-r-1.a.b@x.com", "r") is None
+    gone = prove_created(read(None, 404), "/Groups", "g1", "scimc-r-1 Ops", "r")
     assert gone is not None and "a GET of it answered 404" in gone
     reads.clear()
-    assert "contains '/'" in (prove_created(read({}), "/Groups", "../Groups/g1", "n") or "")
-    assert "the create sent no userName" in (prove_created(read({}), "/Users", "u1", "") or "")
+    assert "contains '/'" in (prove_created(read({}), "/Groups", "../Groups/g1", "n", "r") or "")
+    assert "the create sent no userName" in (prove_created(read({}), "/Users", "u1", "", "r") or "")
     assert reads == []  # neither an unusable id nor an unprovable create costs a request
