@@ -93,13 +93,26 @@ def test_a_busy_server_that_keeps_skipping_an_own_resource_fails_after_every_rea
     assert any(f"in none of {PASSES} reads" in reason for reason in reasons)
 
 
-def test_a_busy_server_passes_once_each_own_resource_had_one_clean_read():
+def test_a_server_that_never_stops_changing_passes_when_each_own_resource_had_one_clean_read():
     # Every read is disturbed, but each own resource comes back exactly once in some read.
     def answer(n: int, page: int, start: int) -> dict[str, Any]:
         ids = [rid for rid in ALL if rid != f"own-{n}"]
         return _page(ids, start, 2, totalResults=len(ids) + page)
 
-    assert _verdict(OWN, answer) == ([], 2)
+    assert _verdict(OWN, answer) == ([], PASSES)
+
+
+def test_a_read_that_was_disturbed_is_followed_by_a_steady_one_that_shows_a_gap():
+    # Read 1 is disturbed (totalResults moves) and happens to have every own resource once; read
+    # 2 is steady and shows the server skipping a resource at each page boundary.
+    def answer(n: int, page: int, start: int) -> dict[str, Any]:
+        if n == 1:
+            return _page(ALL, start, 2, totalResults=len(ALL) + page)
+        return {**_page(ALL, start + (page > 1), 2), "startIndex": start}
+
+    reasons, reads = _verdict(OWN, answer)
+    assert reads == 2
+    assert any("distinct resources" in reason for reason in reasons)
 
 
 def test_a_wrong_start_index_settles_the_verdict_at_once_and_names_the_overlaps_too():
