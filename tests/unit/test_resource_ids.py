@@ -10,6 +10,7 @@ import pytest
 from conformance.engine.exchange import NOT_JSON, Exchange, Received, Sent
 from conformance.engine.resource_ids import (
     UnusableId,
+    generated_name,
     id_problem,
     path_segment,
     prove_created,
@@ -93,6 +94,11 @@ def test_a_create_is_proven_by_one_get_that_reads_the_sent_name_back():
                      'created "ada@x.com"): it is not recorded as this run\'s, and cleanup leaves it alone')
     stored_apart = {"id": "u2", "userName": "scimc-r-1.a.b@x.com.second-account"}  # still a name of run r
     assert prove_created(read(stored_apart), "/Users", "u2", "scimc-r-1.a.b@x.com", "r") is None
+    # A user the server created with userName "" is still known by the displayName the create sent.
+    empty = {"id": "u3", "userName": "", "displayName": "Ada Lovelace (r-7)"}
+    sent = generated_name("/Users", {"userName": "", "displayName": "Ada Lovelace (r-7)"})
+    assert sent == "Ada Lovelace (r-7)"
+    assert prove_created(read(empty), "/Users", "u3", sent, "r") is None
     gone = prove_created(read(None, 404), "/Groups", "g1", "scimc-r-1 Ops", "r")
     assert gone is not None and "a GET of it answered 404" in gone
     reads.clear()
