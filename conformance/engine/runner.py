@@ -450,7 +450,8 @@ def idp_category(idp_family: str) -> str:
 def failure_category(failure: StepFailure) -> str:
     """Which kind of problem this is, for the reader who triages a red report."""
     received = failure.exchange.received if failure.exchange is not None else None
-    if received is None or any(r.startswith("expected a JSON body, got") for r in failure.reasons):
+    unanswered = failure.exchange is not None and received is None  # no exchange: an id refused before sending
+    if unanswered or any(r.startswith("expected a JSON body, got") for r in failure.reasons):
         return NOT_SCIM
     if failure.scenario.family in RFC_FAMILIES:
         return RFC_DEVIATION
