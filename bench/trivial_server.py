@@ -1,8 +1,10 @@
 """A trivial SCIM-shaped HTTP/1.1 endpoint on 127.0.0.1, for measuring the load client alone.
 
-It answers at once and keeps connections alive: GET -> 200 with an empty ListResponse, POST -> 201
-with a new id, PATCH/PUT -> 200, DELETE -> 204. It does no SCIM at all: whatever rate the load
-command reaches against it is the client's own ceiling, not a server's.
+It answers at once and keeps connections alive: GET of a collection -> 200 with an empty
+ListResponse, POST -> 201 with a new id, GET of that id -> 200 with the name the POST sent (the
+load reads each created id back to prove it is its own), PATCH/PUT -> 200, DELETE -> 204. It does
+no SCIM beyond that: whatever rate the load command reaches against it is the client's own
+ceiling, not a server's.
 
     python bench/trivial_server.py [--port N] [--seconds S]
 
@@ -15,18 +17,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import re
 import sys
 
 _IDS = itertools.count(1)
 _LIST = b'{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"Resources":[]}'
+_NAMES: dict[bytes, bytes] = {}  # id -> the created resource's names, as JSON members
+_NAME = re.compile(rb'"(userName|displayName)"\s*:\s*"(?:[^"\\]|\\.)*"')
 _HEAD = "HTTP/1.1 {status}\r\nContent-Type: application/scim+json\r\nContent-Length: {length}\r\n\r\n"
 
 
-def _answer(method: bytes) -> bytes:
+def _answer(method: bytes, path: bytes, body_in: bytes) -> bytes:
+    resource_id = path.rsplit(b"/", 1)[-1]
     if method == b"GET":
-        status, body = "200 OK", _LIST
+        names = _NAMES.get(resource_id)
+        status, body = "200 OK", (_LIST if names is None else
+                                  b'{"id":"%s"%s}' % (resource_id, b"," + names if names else b""))
     elif method == b"POST":
-        body = b'{"id":"%032x","meta":{"version":"W/\\"1\\""}}' % next(_IDS)
+        new_id = b"%032x" % next(_IDS)
+        _NAMES[new_id] = b",".join(m.group(0) for m in _NAME.finditer(body_in))
+        body = b'{"id":"%s","meta":{"version":"W/\\"1\\""}}' % new_id
         status = "201 Created"
     elif method == b"DELETE":
         status, body = "204 No Content", b""
@@ -55,8 +65,10 @@ class _Http(asyncio.Protocol):
                     length = int(value)
             if len(self.buffer) < end + 4 + length:
                 break  # the body is still coming
+            body_in = self.buffer[end + 4:end + 4 + length]
             self.buffer = self.buffer[end + 4 + length:]
-            out.append(_answer(head.split(b" ", 1)[0]))
+            method, _, rest = head.partition(b" ")
+            out.append(_answer(method, rest.split(b" ", 1)[0].split(b"?", 1)[0], body_in))
         if out:
             self.transport.write(b"".join(out))  # type: ignore[attr-defined]
 

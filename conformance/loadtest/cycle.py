@@ -39,6 +39,7 @@ from conformance.engine.interrupted import left_behind
 from conformance.engine.profiles import IdpProfile, TargetProfile
 from conformance.engine.redact import redactor
 from conformance.engine.removal import is_gone
+from conformance.engine.resource_ids import belongs_to_run, resource_path
 from conformance.engine.signals import deferred_interrupts
 from conformance.loadtest.client import Answer, LeanClient, LoadTransportError
 from conformance.loadtest.report import build_report, render_report
@@ -85,6 +86,7 @@ class LoadRun:
         self.group_data: list[dict[str, Any]] = [{} for _ in range(options.groups)]
         self.created_groups: list[str | None] = [None] * options.groups
         self.existing = Counter[str]()
+        self.not_ours = Counter[str]()  # created ids whose resource did not carry the run's name
         self.memberships = 0
         self.recorders: list[Recorder] = []
         self._recorders_lock = threading.Lock()
@@ -121,6 +123,28 @@ class LoadRun:
                     sample[key] = redactor.text(body[key][:200])
         recorder.samples.append(sample)
 
+    def _carries_run_name(self, recorder: Recorder, phase: str, collection: str, resource_id: str) -> bool | None:
+        """Read the resource by id: True when it carries a name this run generated, False when it
+        does not, None when it is gone (404) or could not be read."""
+        answer = self._send(recorder, phase, f"read {collection[1:].lower()}",
+                            self.t.raw("GET", resource_path(collection, resource_id)))
+        if answer is None or answer.status == 404:
+            return None
+        body = answer.json() if answer.status == 200 else None
+        names = [body.get(a) for a in ("userName", "displayName")] if isinstance(body, dict) else []
+        return any(belongs_to_run(name, self.t.data.run_id) for name in names)
+
+    def _proven(self, recorder: Recorder, phase: str, collection: str, resource_id: str) -> str | None:
+        """`resource_id` when a GET of it reads back a name this run generated, else None.
+
+        A create answer may name a resource the run did not create (a buggy server, a cache, an id
+        collision): as in a scenario run, only what the run can show is its own is updated or removed.
+        """
+        if self._carries_run_name(recorder, phase, collection, resource_id):
+            return resource_id
+        self.not_ours[phase] += 1
+        return None
+
     # --- the phases' items ---
 
     def _look_up(self, recorder: Recorder, phase: str, template: str | None, scope: dict[str, Any]) -> tuple[int, bool]:
@@ -145,6 +169,9 @@ class LoadRun:
         sent += 1
         if answer is not None:
             resource_id, body = created_id(answer)
+            if resource_id:
+                sent += 1
+                resource_id = self._proven(recorder, "users", "/Users", resource_id)
             self.created_users[i] = resource_id
             if resource_id and self.currents:
                 self.currents[i] = body
@@ -159,10 +186,15 @@ class LoadRun:
         if not create:
             return sent
         answer = self._send(recorder, "groups", self.t.create_group, self.t.render(self.t.create_group, scope))
+        sent += 1
         if answer is not None:
-            self.created_groups[g] = created_id(answer)[0]
+            resource_id = created_id(answer)[0]
+            if resource_id:
+                sent += 1
+                resource_id = self._proven(recorder, "groups", "/Groups", resource_id)
+            self.created_groups[g] = resource_id
             self.group_data[g] = scope["group"]
-        return sent + 1
+        return sent
 
     def _members(self, k: int, recorder: Recorder) -> int:
         assert self.t.add_members is not None
@@ -279,6 +311,13 @@ class LoadRun:
         lock = threading.Lock()
 
         def remove(collection: str, resource_id: str, rec: Recorder) -> None:
+            # Read again just before removing: what no longer carries the run's name is left alone.
+            ours = self._carries_run_name(rec, "cleanup", collection, resource_id)
+            if ours is False:
+                with lock:
+                    outcome["left in place (no longer the run's)"] += 1
+                    left.append(f"{collection}/{resource_id}")
+                return
             how = self.t.removal(collection, resource_id)
             if how is None:
                 with lock:

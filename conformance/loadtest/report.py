@@ -45,6 +45,8 @@ def build_report(run: LoadRun, idp: IdpProfile, options: LoadOptions, *, run_id:
         "created": {"users": sum(map(bool, run.created_users)), "groups": sum(map(bool, run.created_groups)),
                     "memberships": run.memberships},
         "existing": dict(run.existing),
+        # Create answers whose id named a resource without the run's name: never updated or removed.
+        "not_the_runs": dict(run.not_ours),
         "phases": phases,
         "cleanup": cleanup,
         "error_samples": samples,
@@ -72,6 +74,9 @@ def render_report(report: dict[str, Any]) -> str:
     lines += ["", f"Created:   {created['users']} users, {created['groups']} groups, "
                   f"{created['memberships']} memberships"
               + (f" (already there, not touched: {report['existing']})" if report["existing"] else "")]
+    if report.get("not_the_runs"):
+        lines.append(f"Refused:   create answers naming a resource without this run's name, left alone: "
+                     f"{report['not_the_runs']}")
     lines.append("Statuses:  " + (", ".join(f"{k}: {v}" for k, v in report["statuses"].items()) or "none"))
     lines.append("Errors:    " + (", ".join(f"{k}: {v}" for k, v in report["errors"].items()) or "none"))
     for sample in report["error_samples"][:3]:

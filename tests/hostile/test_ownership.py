@@ -10,6 +10,7 @@ the run's failure says why.
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,3 +264,28 @@ def test_cleanup_run_id_reports_a_resource_still_there_after_a_204(
     # Without the lie, the same cleanup removes both and says so.
     again = cleanup_cli("--target", scim_server.base_url, "--run-id", run_id)
     assert again.returncode == 0 and "2 done, 0 not removed" in again.stdout, again.stdout + again.stderr
+
+
+def test_the_load_replay_never_touches_a_resource_a_create_answer_misnames(
+    seeded: Seeded, scim_server: EmbeddedServer, scim_client: httpx.Client, tmp_path: Path
+):
+    """A load whose create answers name a pre-existing user neither updates nor removes that user."""
+    from tests.perf.support import cli
+
+    before = seeded.snapshot(scim_client)
+    run_id = "own" + secrets.token_hex(3)
+    swap = _replace_created_id({"Users": seeded.user_ids[1], "Groups": seeded.group_id})
+    out = tmp_path / "load.json"
+    with DeviatingProxy(scim_server.base_url, [swap]) as proxy:
+        result = cli("load", "--target", embedded_target(proxy.url, tmp_path), "--idp", "entra", "--users", "3",
+                     "--groups", "1", "--members", "2", "--concurrency", "1", "--duration", "20",
+                     "--run-id", run_id, "--out", str(out), "--no-progress")
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["not_the_runs"] == {"users": 3, "groups": 1}, output
+    assert report["created"]["users"] == 0 and report["created"]["groups"] == 0
+    assert seeded.snapshot(scim_client) == before  # byte for byte: not updated, not deactivated, not deleted
+    assert _unsafe_requests(proxy, seeded) == []
+    # What the server really created carries the run's names: the sweep by name finds it.
+    assert len([p for p in _sweep(scim_server, run_id) if p.startswith("/Users/")]) == 3

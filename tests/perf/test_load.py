@@ -25,10 +25,12 @@ def test_a_small_entra_cycle_reports_every_phase_and_leaves_the_server_as_it_was
     assert report["created"] == {"users": 50, "groups": 3, "memberships": 60}
     phases = {p["phase"]: p for p in report["phases"]}
     assert list(phases) == ["users", "groups", "members", "updates"]
-    # lookup + create per user and per group; 20 members in batches of 8 = 3 PATCHes per group.
-    assert phases["users"]["requests"] == 100 and phases["groups"]["requests"] == 6
+    # lookup, create and the GET that proves the id is the run's, per user and per group; 20 members
+    # in batches of 8 = 3 PATCHes per group.
+    assert phases["users"]["requests"] == 150 and phases["groups"]["requests"] == 9
     assert phases["members"]["requests"] == 9 and phases["updates"]["requests"] == 50
-    assert report["requests"] == 165 == sum(report["statuses"].values())
+    assert report["requests"] == 218 == sum(report["statuses"].values())
+    assert report["not_the_runs"] == {}
     assert report["errors"] == {} and report["error_samples"] == []
     assert set(report["statuses"]) <= {"200", "201", "204"}
     latency = report["latency_ms"]
