@@ -34,6 +34,7 @@ __all__ = [
     "Reread",
     "UnusableId",
     "belongs_to_run",
+    "carries_name",
     "created_id_problem",
     "generated_name",
     "id_problem",
@@ -185,6 +186,11 @@ def same_name(collection: str, sent: str, found: object) -> bool:
     return sent == found
 
 
+def carries_name(collection: str, body: object, names: Callable[[object], bool]) -> bool:
+    """True when a resource body of `collection` has a name attribute whose value `names` accepts."""
+    return isinstance(body, dict) and any(names(body.get(name)) for name in _name_attributes(collection))
+
+
 @dataclass(frozen=True)
 class Reread:
     """A resource read again by id: gone (404), still the run's, or not (anymore) the run's."""
@@ -210,7 +216,7 @@ def reread(collection: str, exchange: Exchange, names: Callable[[object], bool])
     found = body.get(attribute)
     active = body.get("active")
     active = active if isinstance(active, bool) else None
-    if not any(names(body.get(name)) for name in _name_attributes(collection)):
+    if not carries_name(collection, body, names):
         return Reread(False, False, f"it now has {attribute} {shown(found)}, not a name this run generated",
                       active, found)
     return Reread(False, True, active=active, name=found)

@@ -39,7 +39,7 @@ from conformance.engine.interrupted import left_behind
 from conformance.engine.profiles import IdpProfile, TargetProfile
 from conformance.engine.redact import redactor
 from conformance.engine.removal import is_gone
-from conformance.engine.resource_ids import belongs_to_run, resource_path
+from conformance.engine.resource_ids import belongs_to_run, carries_name, resource_path
 from conformance.engine.signals import deferred_interrupts
 from conformance.loadtest.client import Answer, LeanClient, LoadTransportError
 from conformance.loadtest.report import build_report, render_report
@@ -131,8 +131,7 @@ class LoadRun:
         if answer is None or answer.status == 404:
             return None
         body = answer.json() if answer.status == 200 else None
-        names = [body.get(a) for a in ("userName", "displayName")] if isinstance(body, dict) else []
-        return any(belongs_to_run(name, self.t.data.run_id) for name in names)
+        return carries_name(collection, body, lambda name: belongs_to_run(name, self.t.data.run_id))
 
     def _proven(self, recorder: Recorder, phase: str, collection: str, resource_id: str) -> str | None:
         """`resource_id` when a GET of it reads back a name this run generated, else None.
